@@ -1,0 +1,318 @@
+"""One running guest: a wasmtime instance plus the Asyncify suspend/resume protocol.
+
+At a suspension point (`td.call`, `td.sleep`, `td.signal`) the import handler
+asks the host what to do. Either the host answers at once (replay from a
+journal), or the guest unwinds: the handler writes the unwind-buffer header,
+calls `asyncify_start_unwind`, and `run` returns to us; after
+`asyncify_stop_unwind` the whole call stack lies in the asyncify memory and
+the instance can be snapshotted. To continue - in this instance or in a fresh
+one whose memories and globals were restored - we call
+`asyncify_start_rewind` and `run` again; the handler sees the rewinding state,
+stops it, and returns the recorded result to the guest.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Protocol
+
+import wasmtime
+
+from guest import abi
+from runtime import wasi
+from runtime.engine import Engine
+
+PAGE = 65536
+
+
+@dataclass(frozen=True)
+class Suspension:
+    """What the guest asked for at a suspension point."""
+
+    kind: str  # "call" | "sleep" | "signal"
+    name: str = ""
+    data: bytes = b""  # activity input
+    ms: int = 0  # sleep duration
+    timeout_ms: int | None = None  # signal wait deadline, set by td.wait_timeout
+
+
+@dataclass(frozen=True)
+class Suspended:
+    suspension: Suspension
+
+
+@dataclass(frozen=True)
+class Exited:
+    code: int
+
+
+class GuestTrap(Exception):
+    """The guest trapped, ran out of fuel, or broke the ABI; the message says which."""
+
+
+class Host(wasi.Host, Protocol):
+    """What an instance needs from the execution driving it."""
+
+    def suspend(self, s: Suspension) -> int | None:
+        """Answer a suspension point inline (an int), or None to unwind."""
+        ...
+
+    def result_bytes(self) -> bytes: ...
+    def input_bytes(self) -> bytes: ...
+    def output(self, data: bytes) -> None: ...
+    def now_ms(self) -> int: ...
+
+
+class GuestInstance:
+    def __init__(self, engine: Engine, module: wasmtime.Module, host: Host) -> None:
+        self.engine = engine
+        self.host = host
+        self.store = wasmtime.Store(engine.wasmtime)
+        self.store.set_limits(memory_size=engine.limits.max_memory_bytes)
+        self.store.set_fuel(engine.limits.fuel_per_segment)
+        self._host_error: BaseException | None = None
+        self._suspended: Suspension | None = None
+        self._rewind_value = 0
+        self._timeout_ms: int | None = None
+        linker = wasmtime.Linker(engine.wasmtime)
+        self._define_imports(linker, module)
+        self.instance = linker.instantiate(self.store, module)
+        exports = self.instance.exports(self.store)
+        self._exports = exports
+        self.memory = self._export(abi.MEMORY_EXPORT, wasmtime.Memory)
+        self.asyncify_memory = self._export(abi.ASYNCIFY_MEMORY_EXPORT, wasmtime.Memory)
+        self._run = self._export(abi.ENTRY_EXPORT, wasmtime.Func)
+        self._start_unwind, self._stop_unwind, self._start_rewind, self._stop_rewind, self._get_state = (
+            self._export(name, wasmtime.Func) for name in abi.ASYNCIFY_EXPORTS
+        )
+        self._globals = sorted(
+            (int(name[len(abi.GLOBAL_EXPORT_PREFIX) :]), g)
+            for name, g in exports.items()
+            if name.startswith(abi.GLOBAL_EXPORT_PREFIX) and isinstance(g, wasmtime.Global)
+        )
+
+    def _export(self, name: str, kind: type) -> wasmtime.Func | wasmtime.Memory | wasmtime.Global:
+        try:
+            item = self._exports[name]
+        except KeyError:
+            raise GuestTrap(f"module lacks export `{name}`: is it prepared? (run `tardigrade prepare`)") from None
+        if not isinstance(item, kind):
+            raise GuestTrap(f"export `{name}` is not a {kind.__name__}")
+        return item  # type: ignore[return-value]
+
+    # -- memory access -------------------------------------------------------
+
+    def view(self, memory: wasmtime.Memory) -> memoryview:
+        """A zero-copy view of a memory; take a new one after the memory grows."""
+        return memoryview(memory.get_buffer_ptr(self.store)).cast("B")
+
+    def regions(self) -> dict[str, memoryview]:
+        return {"memory": self.view(self.memory), "asyncify": self.view(self.asyncify_memory)}
+
+    def region_sizes(self) -> dict[str, int]:
+        return {"memory": self.memory.data_len(self.store), "asyncify": self.asyncify_memory.data_len(self.store)}
+
+    def grow_to(self, sizes: dict[str, int]) -> None:
+        for name, mem in (("memory", self.memory), ("asyncify", self.asyncify_memory)):
+            want = sizes.get(name, 0)
+            have = mem.data_len(self.store)
+            if want > have:
+                if want > self.engine.limits.max_memory_bytes:
+                    raise GuestTrap(
+                        f"snapshot needs {want} bytes of {name}; this host's limit is "
+                        f"{self.engine.limits.max_memory_bytes}"
+                    )
+                mem.grow(self.store, (want - have + PAGE - 1) // PAGE)
+
+    def read(self, ptr: int, length: int) -> bytes:
+        view = self.view(self.memory)
+        if ptr < 0 or length < 0 or ptr + length > len(view):
+            raise GuestTrap(f"guest passed an out-of-bounds buffer ({ptr}, {length})")
+        return bytes(view[ptr : ptr + length])
+
+    def write(self, ptr: int, data: bytes) -> None:
+        view = self.view(self.memory)
+        if ptr < 0 or ptr + len(data) > len(view):
+            raise GuestTrap(f"guest passed an out-of-bounds buffer ({ptr}, {len(data)})")
+        view[ptr : ptr + len(data)] = data
+
+    # -- globals ---------------------------------------------------------------
+
+    def get_globals(self) -> list[list[int | str]]:
+        out: list[list[int | str]] = []
+        for index, g in self._globals:
+            kind = str(g.type(self.store).content)
+            value = g.value(self.store)
+            if kind == "f32":
+                value = struct.unpack("<I", struct.pack("<f", value))[0]
+            elif kind == "f64":
+                value = struct.unpack("<Q", struct.pack("<d", value))[0]
+            out.append([index, kind, int(value)])  # type: ignore[arg-type]
+        return out
+
+    def set_globals(self, values: list[list[int | str]], skip: frozenset[int] = frozenset()) -> None:
+        mine = dict(self._globals)
+        for index, kind, value in values:
+            g = mine.get(int(index))
+            if g is None:
+                raise GuestTrap(f"snapshot has global {index}; this module does not export it")
+            if int(index) in skip:
+                continue
+            v = int(value)
+            val = {
+                "i32": lambda: wasmtime.Val.i32(v),
+                "i64": lambda: wasmtime.Val.i64(v),
+                "f32": lambda: wasmtime.Val.f32(struct.unpack("<f", struct.pack("<I", v))[0]),
+                "f64": lambda: wasmtime.Val.f64(struct.unpack("<d", struct.pack("<Q", v))[0]),
+            }[str(kind)]()
+            g.set_value(self.store, val)
+
+    # -- running ---------------------------------------------------------------
+
+    def initialize(self) -> None:
+        """Run the module's constructors (`_initialize`): once per execution, never on restore."""
+        init = self._exports.get(abi.INIT_EXPORT)
+        if isinstance(init, wasmtime.Func):
+            self._enter(lambda: init(self.store))
+
+    def start(self) -> Suspended | Exited:
+        return self._call_run()
+
+    def resume(self, value: int) -> Suspended | Exited:
+        """Rewind the unwound stack; the pending host call returns `value`."""
+        self._rewind_value = value
+        self._start_rewind(self.store, abi.ASYNCIFY_BUFFER_OFFSET)
+        return self._call_run()
+
+    def _call_run(self) -> Suspended | Exited:
+        self._suspended = None
+        code = self._enter(lambda: self._run(self.store))
+        if self._suspended is not None:
+            self._stop_unwind(self.store)
+            return Suspended(self._suspended)
+        if isinstance(code, Exited):
+            return code
+        return Exited(int(code))  # type: ignore[arg-type]
+
+    def _enter(self, fn: object) -> object:
+        self._host_error = None
+        self.store.set_fuel(self.engine.limits.fuel_per_segment)
+        try:
+            return fn()  # type: ignore[operator]
+        except (wasmtime.Trap, wasmtime.WasmtimeError, Exception) as e:
+            err, self._host_error = self._host_error, None
+            if isinstance(err, wasi.ProcExit):
+                return Exited(err.code)
+            if err is not None:
+                raise err from None
+            raise GuestTrap(self._describe_trap(e)) from None
+
+    def _describe_trap(self, e: BaseException) -> str:
+        text = str(e).strip()
+        if "fuel" in text:
+            return (
+                f"fuel limit exceeded: more than {self.engine.limits.fuel_per_segment} instructions "
+                "without a host call"
+            )
+        first = text.splitlines()[0] if text else type(e).__name__
+        size = self.memory.data_len(self.store)
+        if size + PAGE > self.engine.limits.max_memory_bytes:
+            first += f" (memory limit of {self.engine.limits.max_memory_bytes // (1024 * 1024)} MiB reached)"
+        return f"guest trap: {first}"
+
+    # -- imports -----------------------------------------------------------------
+
+    def _guarded(self, fn):  # type: ignore[no-untyped-def]
+        """Wrap a host function: record its exception here (wasmtime-py keeps only a process-global one)."""
+
+        def wrapper(*args):  # type: ignore[no-untyped-def]
+            self.store.set_fuel(self.engine.limits.fuel_per_segment)
+            try:
+                return fn(*args)
+            except BaseException as e:
+                self._host_error = e
+                raise
+
+        return wrapper
+
+    def _suspension(self, make: object) -> object:
+        def handler(*args: int) -> int:
+            if self._get_state(self.store) == abi.ASYNCIFY_STATE_REWINDING:
+                self._stop_rewind(self.store)
+                return self._rewind_value
+            s: Suspension = make(*args)  # type: ignore[operator]
+            self._timeout_ms = None
+            inline = self.host.suspend(s)
+            if inline is not None:
+                return inline
+            base = abi.ASYNCIFY_BUFFER_OFFSET
+            end = self.asyncify_memory.data_len(self.store)
+            view = self.view(self.asyncify_memory)
+            view[base : base + abi.ASYNCIFY_HEADER_SIZE] = struct.pack("<II", base + abi.ASYNCIFY_HEADER_SIZE, end)
+            self._start_unwind(self.store, base)
+            self._suspended = s
+            return 0
+
+        return handler
+
+    def _define_imports(self, linker: wasmtime.Linker, module: wasmtime.Module) -> None:
+        host = self.host
+
+        def td_result(ptr: int, cap: int) -> int:
+            data = host.result_bytes()
+            self.write(ptr, data[:cap])
+            return len(data)
+
+        def td_input(ptr: int, cap: int) -> int:
+            data = host.input_bytes()
+            self.write(ptr, data[:cap])
+            return len(data)
+
+        def td_wait_timeout(ms: int) -> None:
+            self._timeout_ms = ms
+
+        plain = {
+            "result": td_result,
+            "input": td_input,
+            "output": lambda ptr, n: host.output(self.read(ptr, n)),
+            "log": lambda ptr, n: host.log_bytes("log", self.read(ptr, n)),
+            "now": lambda: host.now_ms(),
+            "random": lambda ptr, n: self.write(ptr, host.random_bytes(n)),
+            "wait_timeout": td_wait_timeout,
+        }
+        suspensions = {
+            "call": self._suspension(
+                lambda np, nl, ip, il: Suspension("call", self.read(np, nl).decode("utf-8", "replace"), self.read(ip, il))
+            ),
+            "sleep": self._suspension(lambda ms: Suspension("sleep", ms=max(0, ms))),
+            "signal": self._suspension(
+                lambda np, nl: Suspension(
+                    "signal", self.read(np, nl).decode("utf-8", "replace"), timeout_ms=self._timeout_ms
+                )
+            ),
+        }
+        wasi_funcs = wasi.functions(self, host)
+        for imp in module.imports:
+            ftype = imp.type
+            if not isinstance(ftype, wasmtime.FuncType):
+                raise GuestTrap(f"unsupported import {imp.module}.{imp.name}: only functions can be imported")
+            name = imp.name or ""
+            if imp.module == abi.IMPORT_MODULE:
+                fn = plain.get(name) or suspensions.get(name)
+                if fn is None:
+                    raise GuestTrap(f"unknown import td.{name}")
+            elif imp.module == abi.WASI_MODULE:
+                fn = wasi_funcs.get(name) or _enosys(ftype)
+            else:
+                raise GuestTrap(f"unsupported import {imp.module}.{name}")
+            linker.define_func(imp.module, name, ftype, self._guarded(fn))
+
+
+def _enosys(ftype: wasmtime.FuncType):  # type: ignore[no-untyped-def]
+    results = ftype.results
+
+    def fn(*_args: int) -> int | None:
+        return wasi.ENOSYS if results else None
+
+    return fn
