@@ -204,7 +204,6 @@ class Execution:
         self.wait_committed = False
         self.result_blob = b""  # what td.result copies out
         self.out_buf = bytearray()
-        self.output_committed = 0
         self.log_buf = bytearray()
         self.cancel: str | None = None  # None | "requested" | "delivered"
         self.consumed: list[str] = []  # inbox keys consumed, not yet deleted
@@ -372,11 +371,11 @@ class Execution:
         assert self.instance is not None and self.writer is not None
         last = loaded.latest
         self.instance.grow_to({n: r.size for n, r in last.regions.items()})
-        states = chains.apply_chain(self.id, loaded.snapshots, self.instance.regions())
+        restored = chains.apply_chain(self.id, loaded, self.instance.regions(), self.writer.pristine)
         meta = last.meta
         self.instance.set_globals(meta["globals"])
         self.writer = chains.SnapshotWriter.resume(
-            self.id, self.record.module, self.writer.pristine, loaded, states, self.opts.compaction
+            self.id, self.record.module, self.writer.pristine, loaded, restored, self.opts.compaction
         )
         self.unwound = True
         self.step = int(meta["step"])
@@ -384,8 +383,7 @@ class Execution:
         self.wait_committed = self.pending is not None and self.pending["type"] == "wait"
         self.pending_input = last.blobs.get("input", b"")
         self.result_blob = last.blobs.get("result", b"")
-        self.out_buf = bytearray(b"".join(s.blobs.get("output", b"") for s in loaded.snapshots))
-        self.output_committed = len(self.out_buf)
+        self.out_buf = bytearray(loaded.stream("output"))
         self.cancel = meta.get("cancel")
         self.consumed = list(meta.get("consumed", []))
         self.journal_seq = int(meta.get("journal_seq", 0))
@@ -641,18 +639,13 @@ class Execution:
         full = self.writer.next_is_full()
         meta = self._meta(event)
         meta["globals"] = self.instance.get_globals()
-        blobs = {
-            "result": self.result_blob,
-            "output": bytes(self.out_buf if full else self.out_buf[self.output_committed :]),
-            "log": bytes(self.log_buf),
-        }
+        blobs = {"result": self.result_blob, "log": bytes(self.log_buf)}
         if self.pending is not None and self.pending["type"] == "wait":
             blobs["input"] = self.pending_input
-        enc = self.writer.encode(self.instance.regions(), meta, blobs, full=full)
+        enc = self.writer.encode(self.instance.regions(), meta, blobs, full=full, streams={"output": self.out_buf})
         encoded = time.perf_counter()
         self._put_create_only(keys.snap(self.id, enc.snapshot.seq), enc.data)
         self.writer.advance(enc)
-        self.output_committed = len(self.out_buf)
         event.update(
             seq=enc.snapshot.seq,
             snapshot=enc.snapshot.kind,
@@ -716,7 +709,7 @@ class Execution:
         store = self.ctx.store
         last = self.ctx.retry(lambda: chains.latest_seq(store, self.id), "listing snapshots")
         seq = last + 1
-        event = {"kind": status, "exit_code": code, "error": error, "host": self.opts.host_id, "at": time.time()}
+        event = {"kind": status, "exit_code": code, "error": error, "host": self.opts.host_id, "at": time.time(), "step": self.step}
         meta = {
             "status": status,
             "exit_code": code,

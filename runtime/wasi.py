@@ -20,6 +20,8 @@ ENOSYS = 52
 ESPIPE = 70
 
 FILETYPE_CHARACTER_DEVICE = 2
+RIGHT_FD_SEEK = 1 << 2
+RIGHT_FD_TELL = 1 << 5
 
 
 class ProcExit(Exception):
@@ -74,8 +76,11 @@ def functions(mem: Memory, host: Host) -> dict[str, Callable[..., int]]:
     def fd_fdstat_get(fd: int, buf: int) -> int:
         if fd not in (0, 1, 2):
             return EBADF
-        # filetype u8, flags u16, rights_base u64, rights_inheriting u64
-        mem.write(buf, struct.pack("<BxHxxxxQQ", FILETYPE_CHARACTER_DEVICE, 0, 0xFFFFFFFF, 0xFFFFFFFF))
+        # filetype u8, flags u16, rights_base u64, rights_inheriting u64. Without the seek and
+        # tell rights libc's isatty() says yes, so stdout is line-buffered: a reactor never
+        # calls exit(), and a fully buffered stdout would lose its last lines.
+        rights = 0xFFFFFFFF & ~(RIGHT_FD_SEEK | RIGHT_FD_TELL)
+        mem.write(buf, struct.pack("<BxHxxxxQQ", FILETYPE_CHARACTER_DEVICE, 0, rights, rights))
         return ESUCCESS
 
     def fd_prestat_get(fd: int, buf: int) -> int:

@@ -1,11 +1,21 @@
-"""Snapshot chains: writing deltas with a compaction policy, and restoring them.
+"""Snapshot chains: skip-deltas with a compaction policy, and their restore.
 
-A chain is one full image followed by deltas, each delta relative to the
-previous snapshot. A full image holds every chunk that differs from the
-*pristine* image (the region as a fresh instance has it), so the restorer
-starts from a fresh instance and applies the chain in order. The policy writes
-a new full image when the chain gets long or heavy, so a restore reads at most
-`max_chain` + 1 objects, whatever the number of steps.
+A chain starts with a full image at position 0 and continues with deltas. The
+delta at position p is taken against position `p & (p - 1)` (p with its lowest
+set bit cleared) - Subversion's skip-deltas. So:
+
+- a restore of position p reads the full image plus one object per set bit of
+  p: at most log2(max_chain) + 1 objects, however many steps ran;
+- every step is still one object (one PUT); odd positions carry one step's
+  changes, and position 2^k carries the changes of the last 2^k steps, so a
+  page changed at every step is written about log2(p) / 2 times on average;
+- a new full image starts the next chain when the position reaches
+  `max_chain`, or when the objects a restore would read outweigh the full
+  image (`max_path_ratio`).
+
+A full image holds every chunk that differs from the *pristine* image (the
+region as a fresh instance has it), so the restorer starts from a fresh
+instance and applies the path in order.
 """
 
 from __future__ import annotations
@@ -15,29 +25,34 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import xxhash
+
 from snapshots import keys
 from snapshots.delta import CHUNK, ZERO_CHUNK_HASH, RegionState, changed, chunk_hashes, gather, scatter, to_ranges
-from snapshots.format import Region, Snapshot, SnapshotKind
+from snapshots.format import Region, Snapshot
 from snapshots.store import CorruptObject, NotFound, ObjectInfo, ObjectStore
 
 FETCH_THREADS = 16
 
 
+def base_position(p: int) -> int:
+    """The chain position the delta at `p` is taken against."""
+    return p & (p - 1)
+
+
+def restore_path(p: int) -> list[int]:
+    """Positions a restore of `p` reads, oldest first: [0, ..., p]."""
+    path = [p]
+    while p:
+        p = base_position(p)
+        path.append(p)
+    return path[::-1]
+
+
 @dataclass(frozen=True)
 class CompactionPolicy:
-    max_chain: int = 32  # deltas after a full image before the next full one
-    max_chain_ratio: float = 1.0  # ... or when the deltas outweigh the last full image by this factor
-
-
-@dataclass
-class ChainState:
-    """What the writer knows about the chain it extends."""
-
-    seq: int = 0  # last committed seq (0: nothing yet)
-    full_seq: int | None = None
-    chain_len: int = 0  # deltas since full_seq
-    chain_bytes: int = 0  # their stored size
-    full_bytes: int = 0  # stored size of the full image
+    max_chain: int = 1024  # positions per chain: a restore reads <= log2(max_chain) + 1 objects
+    max_path_ratio: float = 1.0  # start a new chain when a restore would read more than this x the full image
 
 
 def list_snapshots(store: ObjectStore, execution_id: str) -> list[ObjectInfo]:
@@ -52,7 +67,10 @@ def latest_seq(store: ObjectStore, execution_id: str) -> int:
 
 def read_snapshot(store: ObjectStore, execution_id: str, seq: int) -> Snapshot:
     key = keys.snap(execution_id, seq)
-    snap = Snapshot.decode(key, store.get(key))
+    try:
+        snap = Snapshot.decode(key, store.get(key))
+    except NotFound:
+        raise CorruptObject(key, "snapshot object is missing") from None
     if snap.seq != seq:
         raise CorruptObject(key, f"holds seq {snap.seq}")
     return snap
@@ -60,8 +78,16 @@ def read_snapshot(store: ObjectStore, execution_id: str, seq: int) -> Snapshot:
 
 @dataclass
 class LoadedChain:
-    snapshots: list[Snapshot]
+    snapshots: list[Snapshot]  # the restore path, oldest (the full image) first
     sizes: list[int]  # stored bytes of each object, same order
+
+    @property
+    def latest(self) -> Snapshot:
+        return self.snapshots[-1]
+
+    def stream(self, name: str) -> bytes:
+        """An append-only stream (see SnapshotWriter.encode), whole: its pieces along the path."""
+        return b"".join(s.blobs.get(name, b"") for s in self.snapshots)
 
     @property
     def objects_read(self) -> int:
@@ -71,13 +97,9 @@ class LoadedChain:
     def bytes_read(self) -> int:
         return sum(self.sizes)
 
-    @property
-    def latest(self) -> Snapshot:
-        return self.snapshots[-1]
-
 
 def load_chain(store: ObjectStore, execution_id: str, seq: int) -> LoadedChain:
-    """Read snapshot `seq` and everything it depends on, verifying each object."""
+    """Read snapshot `seq` and the objects its restore needs, verifying each."""
     last_key = keys.snap(execution_id, seq)
     try:
         raw_last = store.get(last_key)
@@ -86,9 +108,10 @@ def load_chain(store: ObjectStore, execution_id: str, seq: int) -> LoadedChain:
     last = Snapshot.decode(last_key, raw_last)
     if last.kind == "terminal" or last.full_seq is None:
         return LoadedChain([last], [len(raw_last)])
-    if not 0 < last.full_seq <= seq:
-        raise CorruptObject(last_key, f"names full image {last.full_seq}, outside 1..{seq}")
-    wanted = list(range(last.full_seq, seq))
+    full_seq = last.full_seq
+    if not 0 < full_seq <= seq:
+        raise CorruptObject(last_key, f"names full image {full_seq}, outside 1..{seq}")
+    seqs = [full_seq + p for p in restore_path(seq - full_seq)]
 
     def fetch(s: int) -> tuple[Snapshot, int]:
         key = keys.snap(execution_id, s)
@@ -98,44 +121,78 @@ def load_chain(store: ObjectStore, execution_id: str, seq: int) -> LoadedChain:
             raise CorruptObject(key, f"snapshot object is missing (needed to restore seq {seq})") from None
         return Snapshot.decode(key, raw), len(raw)
 
-    with ThreadPoolExecutor(max_workers=min(FETCH_THREADS, max(1, len(wanted)))) as pool:
-        fetched = list(pool.map(fetch, wanted))
-    chain = [s for s, _ in fetched] + [last]
-    for expect, snap in enumerate(chain, start=last.full_seq):
-        key = keys.snap(execution_id, expect)
-        if snap.seq != expect:
-            raise CorruptObject(key, f"holds seq {snap.seq}")
-        want_kind = "full" if expect == last.full_seq else "delta"
-        if snap.kind != want_kind or snap.full_seq != last.full_seq:
-            raise CorruptObject(key, f"is a {snap.kind} of chain {snap.full_seq}, expected a {want_kind} of {last.full_seq}")
-    return LoadedChain(chain, [n for _, n in fetched] + [len(raw_last)])
+    with ThreadPoolExecutor(max_workers=min(FETCH_THREADS, max(1, len(seqs) - 1))) as pool:
+        fetched = list(pool.map(fetch, seqs[:-1]))
+    fetched.append((last, len(raw_last)))
+    for want_seq, (snap, _) in zip(seqs, fetched, strict=True):
+        key = keys.snap(execution_id, want_seq)
+        pos = want_seq - full_seq
+        want_kind = "full" if pos == 0 else "delta"
+        want_base = None if pos == 0 else full_seq + base_position(pos)
+        if snap.seq != want_seq or snap.kind != want_kind or snap.full_seq != full_seq or snap.base_seq != want_base:
+            raise CorruptObject(
+                key,
+                f"is {snap.kind} seq {snap.seq} (chain {snap.full_seq}, base {snap.base_seq}); "
+                f"the restore of {seq} needs {want_kind} seq {want_seq} (chain {full_seq}, base {want_base})",
+            )
+    return LoadedChain([s for s, _ in fetched], [n for _, n in fetched])
+
+
+@dataclass
+class Restored:
+    """Region states along the restored path: what a writer needs to continue the chain."""
+
+    path_states: dict[int, dict[str, RegionState]]  # chain position -> region states
+    path_sizes: dict[int, int]
+    path_streams: dict[int, dict[str, int]]  # chain position -> stream lengths
 
 
 def apply_chain(
-    execution_id: str, chain: list[Snapshot], targets: dict[str, memoryview]
-) -> dict[str, RegionState]:
-    """Write the chain's pages into `targets` (pristine, sized as the newest snapshot says) and verify."""
-    last = chain[-1]
-    for snap in chain:
+    execution_id: str, loaded: LoadedChain, targets: dict[str, memoryview], pristine: dict[str, array]
+) -> Restored:
+    """Write the path's pages into `targets` (a fresh instance grown to the newest sizes) and verify them."""
+    running = {name: array("Q", pristine.get(name, array("Q"))) for name in targets}
+    states: dict[int, dict[str, RegionState]] = {}
+    sizes: dict[int, int] = {}
+    streams: dict[int, dict[str, int]] = {}
+    stream_lens: dict[str, int] = {}
+    full_seq = loaded.snapshots[0].seq
+    for snap, size in zip(loaded.snapshots, loaded.sizes, strict=True):
         pos = 0
         pages = memoryview(snap.pages)
+        at: dict[str, RegionState] = {}
         for name, region in snap.regions.items():
             n = sum(c for _, c in region.runs) * CHUNK
+            data = pages[pos : pos + n]
             try:
-                scatter(targets[name], region.runs, pages[pos : pos + n])
+                scatter(targets[name], region.runs, data)
             except (KeyError, ValueError) as e:
                 raise CorruptObject(keys.snap(execution_id, snap.seq), f"cannot apply region {name}: {e}") from None
+            hashes = running[name]
+            want = region.size // CHUNK
+            if len(hashes) < want:
+                hashes.extend([ZERO_CHUNK_HASH] * (want - len(hashes)))
+            k = 0
+            for start, count in region.runs:
+                for i in range(start, start + count):
+                    hashes[i] = xxhash.xxh3_64_intdigest(data[k * CHUNK : (k + 1) * CHUNK])
+                    k += 1
+            at[name] = RegionState(array("Q", hashes[:want]))
             pos += n
-    states = {}
+        for name in snap.meta.get("streams", []):
+            stream_lens[name] = stream_lens.get(name, 0) + len(snap.blobs.get(name, b""))
+        states[snap.seq - full_seq] = at
+        sizes[snap.seq - full_seq] = size
+        streams[snap.seq - full_seq] = dict(stream_lens)
+    last = loaded.latest
     for name, region in last.regions.items():
-        state = RegionState(chunk_hashes(targets[name]))
-        if state.digest != region.digest:
+        actual = RegionState(chunk_hashes(targets[name][: region.size]))
+        if actual.digest != region.digest:
             raise CorruptObject(
                 keys.snap(execution_id, last.seq),
-                f"restored region {name} has digest {state.digest}, the snapshot recorded {region.digest}",
+                f"restored region {name} has digest {actual.digest}, the snapshot recorded {region.digest}",
             )
-        states[name] = state
-    return states
+    return Restored(states, sizes, streams)
 
 
 @dataclass
@@ -146,6 +203,7 @@ class Encoded:
     data: bytes
     states: dict[str, RegionState]
     changed_chunks: int
+    stream_lens: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -156,16 +214,21 @@ class SnapshotWriter:
     module: str
     pristine: dict[str, array]  # chunk hashes of each region in a fresh instance
     policy: CompactionPolicy = field(default_factory=CompactionPolicy)
-    chain: ChainState = field(default_factory=ChainState)
-    committed: dict[str, RegionState] = field(default_factory=dict)
+    seq: int = 0  # last committed seq (0: none)
+    full_seq: int | None = None
+    states: dict[int, dict[str, RegionState]] = field(default_factory=dict)  # position -> states, on the live path
+    sizes: dict[int, int] = field(default_factory=dict)  # position -> stored bytes, on the live path
+    streams: dict[int, dict[str, int]] = field(default_factory=dict)  # position -> stream lengths, on the live path
+
+    def _next_position(self) -> int:
+        return self.seq + 1 - self.full_seq if self.full_seq is not None else 0
 
     def next_is_full(self) -> bool:
-        c, p = self.chain, self.policy
-        if c.full_seq is None or not self.committed:
+        p = self._next_position()
+        if self.full_seq is None or p >= self.policy.max_chain or base_position(p) not in self.states:
             return True
-        if c.chain_len >= p.max_chain:
-            return True
-        return c.chain_bytes > p.max_chain_ratio * max(c.full_bytes, 64 * 1024)
+        path_bytes = sum(self.sizes.get(q, 0) for q in restore_path(base_position(p)) if q)
+        return path_bytes > self.policy.max_path_ratio * max(self.sizes.get(0, 0), 64 * 1024)
 
     def encode(
         self,
@@ -174,55 +237,59 @@ class SnapshotWriter:
         blobs: dict[str, bytes],
         *,
         full: bool,
+        streams: dict[str, bytes | bytearray] | None = None,
     ) -> Encoded:
-        seq = self.chain.seq + 1
-        regions = {}
-        parts: list[bytes] = []
-        states: dict[str, RegionState] = {}
+        """Encode the next snapshot. `streams` are append-only byte sequences (an output, say):
+        each object carries what was appended since its base, so the path holds them whole."""
+        seq = self.seq + 1
+        base_pos = base_position(self._next_position())
+        base_states = {} if full else self.states[base_pos]
+        stream_lens = {}
+        blobs = dict(blobs)
+        for name, data in (streams or {}).items():
+            start = 0 if full else self.streams.get(base_pos, {}).get(name, 0)
+            blobs[name] = bytes(data[start:])
+            stream_lens[name] = len(data)
+        meta = dict(meta, streams=sorted(stream_lens))
+        regions, parts, states = {}, [], {}
         changed_chunks = 0
         for name, view in views.items():
             hashes = chunk_hashes(view)
-            base = self.pristine.get(name, array("Q")) if full else self.committed[name].hashes
-            idx = changed(hashes, base, ZERO_CHUNK_HASH)
-            runs = to_ranges(idx)
+            base = self.pristine.get(name, array("Q")) if full else base_states[name].hashes
+            runs = to_ranges(changed(hashes, base, ZERO_CHUNK_HASH))
             parts.append(gather(view, runs))
-            state = RegionState(hashes)
-            states[name] = state
-            regions[name] = Region(len(view), runs, state.digest)
-            changed_chunks += len(idx)
-        kind: SnapshotKind = "full" if full else "delta"
+            states[name] = RegionState(hashes)
+            regions[name] = Region(len(view), runs, states[name].digest)
+            changed_chunks += sum(c for _, c in runs)
         snap = Snapshot(
             seq=seq,
             module=self.module,
-            kind=kind,
-            full_seq=seq if full else self.chain.full_seq,
+            kind="full" if full else "delta",
+            full_seq=seq if full else self.full_seq,
+            base_seq=None if full else self.full_seq + base_position(self._next_position()),  # type: ignore[operator]
             regions=regions,
             meta=meta,
             blobs=blobs,
             pages=b"".join(parts),
         )
-        return Encoded(snap, snap.encode(), states, changed_chunks)
-
-    def encode_terminal(self, meta: dict[str, Any], blobs: dict[str, bytes]) -> Encoded:
-        snap = Snapshot(seq=self.chain.seq + 1, module=self.module, kind="terminal", full_seq=None, meta=meta, blobs=blobs)
-        return Encoded(snap, snap.encode(), {}, 0)
-
-    def commit(self, store: ObjectStore, enc: Encoded) -> None:
-        """Create-only write; PreconditionFailed means another writer owns this seq."""
-        store.put(keys.snap(self.execution_id, enc.snapshot.seq), enc.data, create_only=True)
-        self.advance(enc)
+        return Encoded(snap, snap.encode(), states, changed_chunks, stream_lens)
 
     def advance(self, enc: Encoded) -> None:
-        """Record `enc` as committed (after a successful write)."""
-        snap, c = enc.snapshot, self.chain
-        c.seq = snap.seq
+        """Record `enc` as committed (after its create-only write succeeded)."""
+        snap = enc.snapshot
+        self.seq = snap.seq
+        if snap.kind == "terminal":
+            return
         if snap.kind == "full":
-            c.full_seq, c.chain_len, c.chain_bytes, c.full_bytes = snap.seq, 0, 0, len(enc.data)
-        elif snap.kind == "delta":
-            c.chain_len += 1
-            c.chain_bytes += len(enc.data)
-        if enc.states:
-            self.committed = enc.states
+            self.full_seq = snap.seq
+        p = snap.seq - self.full_seq  # type: ignore[operator]
+        keep = set(restore_path(p))
+        self.states = {q: s for q, s in self.states.items() if q in keep}
+        self.sizes = {q: s for q, s in self.sizes.items() if q in keep}
+        self.streams = {q: s for q, s in self.streams.items() if q in keep}
+        self.states[p] = enc.states
+        self.sizes[p] = len(enc.data)
+        self.streams[p] = enc.stream_lens
 
     @classmethod
     def resume(
@@ -231,17 +298,19 @@ class SnapshotWriter:
         module: str,
         pristine: dict[str, array],
         loaded: LoadedChain,
-        states: dict[str, RegionState],
+        restored: Restored,
         policy: CompactionPolicy,
     ) -> SnapshotWriter:
         """A writer that continues a restored chain."""
         last = loaded.latest
-        chain = ChainState(
-            seq=last.seq,
-            full_seq=last.full_seq,
-            chain_len=len(loaded.snapshots) - 1,
-            chain_bytes=sum(loaded.sizes[1:]),
-            full_bytes=loaded.sizes[0],
+        return cls(
+            execution_id,
+            module,
+            pristine,
+            policy,
+            last.seq,
+            last.full_seq,
+            restored.path_states,
+            restored.path_sizes,
+            restored.path_streams,
         )
-        return cls(execution_id, module, pristine, policy, chain, states)
-

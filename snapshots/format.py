@@ -124,6 +124,7 @@ class Snapshot:
     module: str
     kind: SnapshotKind
     full_seq: int | None  # the full image this object's chain starts from; None for terminal records
+    base_seq: int | None = None  # deltas: the snapshot this one is a delta against
     regions: dict[str, Region] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)  # runtime state; opaque to this package
     blobs: dict[str, bytes] = field(default_factory=dict)
@@ -135,6 +136,7 @@ class Snapshot:
             "module": self.module,
             "kind": self.kind,
             "full_seq": self.full_seq,
+            "base_seq": self.base_seq,
             "regions": {n: {"size": r.size, "runs": r.runs, "digest": r.digest} for n, r in self.regions.items()},
             "blobs": [[n, len(b)] for n, b in self.blobs.items()],
             "meta": self.meta,
@@ -149,6 +151,7 @@ class Snapshot:
                 module=str(header["module"]),
                 kind=header["kind"],
                 full_seq=header["full_seq"],
+                base_seq=header.get("base_seq"),
                 regions={
                     n: Region(int(r["size"]), [list(x) for x in r["runs"]], str(r["digest"]))
                     for n, r in header["regions"].items()

@@ -92,6 +92,9 @@ static uint32_t descend(uint32_t depth, uint32_t max, uint32_t *parent_slot) {
     uint32_t acc = sub;
     for (uint32_t i = 0; i < 16; i++) acc = acc * 33u + frame[i];
     mix(frame, sizeof frame);
+    char line[48];
+    int k = snprintf(line, sizeof line, "up %u %08x\n", depth, acc);
+    td_output(line, (size_t)k); /* output accumulates across snapshots, restores and moves */
     return acc;
 }
 
