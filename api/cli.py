@@ -23,7 +23,7 @@ from runtime.engine import Engine, Limits, MiB
 from runtime.executor import HostContext, HostOptions, Outcome
 from runtime.hosting import drive_local
 from runtime.observe import describe, history
-from snapshots.keys import InvalidId
+from snapshots.keys import InvalidId, validate_id
 from snapshots.leases import LeaseBusy
 from snapshots.records import ExecutionConflict, UnknownExecution
 from snapshots.store import ObjectStore, StoreError
@@ -201,6 +201,7 @@ def run_cmd(
         err.print("[red]error:[/red] give --input or --input-file, not both", markup=True)
         raise typer.Exit(EXIT_BAD_INPUT)
     data = input.encode() if input is not None else _guard(input_file.read_bytes) if input_file else b""
+    _guard(lambda: validate_id(id))
     st = _store(store, s3_endpoint)
     wasm = _guard(module.read_bytes)
     report = _guard(lambda: install_module(st, wasm))

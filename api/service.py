@@ -49,7 +49,7 @@ def start(
     if mode == "hybrid" and snapshot_every < 2:
         snapshot_every = 16
     record = ExecutionRecord(
-        id=keys.validate_id(execution_id or new_execution_id()),
+        id=keys.validate_id(new_execution_id() if execution_id is None else execution_id),
         module=module,
         input_b64=base64.b64encode(input).decode(),
         mode=mode,  # type: ignore[arg-type]

@@ -54,6 +54,14 @@ class ExecutionFailed(Exception):
     """The execution cannot go on (unknown activity, non-determinism...); it ends as failed."""
 
 
+class AlreadyEnded(Exception):
+    """The execution has a terminal record: report it, write nothing."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.status)
+        self.outcome = outcome
+
+
 class Fenced(Exception):
     """Another host committed this step first, or took our lease: stop at once."""
 
@@ -309,6 +317,10 @@ class Execution:
                 if self.mode == "snapshot":
                     self._new_wait(status.suspension)
                 # hybrid: suspend() already set the pending wait before unwinding
+        except AlreadyEnded as e:
+            self.instance = None
+            self.held.release()
+            return e.outcome
         except (GuestTrap, ExecutionFailed) as e:
             return self._fail(str(e))
         except CorruptObject as e:
@@ -334,7 +346,11 @@ class Execution:
             loaded = self.ctx.retry(lambda: chains.load_chain(store, self.id, latest), "reading snapshots")
             last = loaded.latest
             if last.kind == "terminal":
-                raise ExecutionFailed(f"execution {self.id} has already ended ({last.meta.get('status')})")
+                m = last.meta
+                raise AlreadyEnded(
+                    Outcome(self.id, str(m.get("status")), str(m.get("error", "")), output=last.blobs.get("output", b""),
+                            exit_code=m.get("exit_code"))
+                )
             if last.module != self.record.module:
                 raise CorruptObject(keys.snap(self.id, last.seq), f"belongs to module {last.module}")
             t_apply = time.perf_counter()

@@ -21,7 +21,7 @@ import wasmtime
 
 from guest import abi
 from runtime import wasi
-from runtime.engine import Engine
+from runtime.engine import Engine, MiB
 
 PAGE = 65536
 
@@ -215,10 +215,15 @@ class GuestInstance:
                 f"fuel limit exceeded: more than {self.engine.limits.fuel_per_segment} instructions "
                 "without a host call"
             )
-        first = text.splitlines()[0] if text else type(e).__name__
+        # wasmtime puts the cause after a backtrace: "... Caused by:\n    wasm trap: <what>"
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        cause = lines[lines.index("Caused by:") + 1 :] if "Caused by:" in lines else lines[:1]
+        first = "; ".join(cause) or type(e).__name__
+        # A refused memory.grow only makes malloc return NULL; say how close to the limit the guest was.
         size = self.memory.data_len(self.store)
-        if size + PAGE > self.engine.limits.max_memory_bytes:
-            first += f" (memory limit of {self.engine.limits.max_memory_bytes // (1024 * 1024)} MiB reached)"
+        limit = self.engine.limits.max_memory_bytes
+        if size * 2 >= limit:
+            first += f" (guest memory {size / MiB:.1f} MiB of a {limit // MiB} MiB limit: growth beyond it is refused)"
         return f"guest trap: {first}"
 
     # -- imports -----------------------------------------------------------------

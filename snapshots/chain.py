@@ -28,7 +28,7 @@ from typing import Any
 import xxhash
 
 from snapshots import keys
-from snapshots.delta import CHUNK, ZERO_CHUNK_HASH, RegionState, changed, chunk_hashes, gather, scatter, to_ranges
+from snapshots.delta import CHUNK, ZERO_CHUNK_HASH, Hasher, RegionState, changed, chunk_hashes, gather, scatter, to_ranges
 from snapshots.format import Region, Snapshot
 from snapshots.store import CorruptObject, NotFound, ObjectInfo, ObjectStore
 
@@ -219,6 +219,7 @@ class SnapshotWriter:
     states: dict[int, dict[str, RegionState]] = field(default_factory=dict)  # position -> states, on the live path
     sizes: dict[int, int] = field(default_factory=dict)  # position -> stored bytes, on the live path
     streams: dict[int, dict[str, int]] = field(default_factory=dict)  # position -> stream lengths, on the live path
+    hashers: dict[str, Hasher] = field(default_factory=dict)
 
     def _next_position(self) -> int:
         return self.seq + 1 - self.full_seq if self.full_seq is not None else 0
@@ -254,7 +255,7 @@ class SnapshotWriter:
         regions, parts, states = {}, [], {}
         changed_chunks = 0
         for name, view in views.items():
-            hashes = chunk_hashes(view)
+            hashes = self.hashers.setdefault(name, Hasher()).hashes(view)
             base = self.pristine.get(name, array("Q")) if full else base_states[name].hashes
             runs = to_ranges(changed(hashes, base, ZERO_CHUNK_HASH))
             parts.append(gather(view, runs))

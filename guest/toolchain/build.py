@@ -46,7 +46,7 @@ def compile_c(
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         diagnostics = (proc.stderr or proc.stdout).strip()
-        if "undefined symbol: run" in diagnostics:
+        if "undefined symbol: run" in diagnostics or "--export not found: run" in diagnostics:
             raise BuildError(f"no `int run(void)` defined in {', '.join(map(str, sources))}\n{diagnostics}")
         raise BuildError(f"compilation failed:\n{diagnostics}")
 

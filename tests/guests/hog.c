@@ -5,16 +5,18 @@
 
 #include "tardigrade.h"
 
+static char *blocks[1024]; /* keeps every block live, so the compiler cannot elide them */
+
 int run(void) {
     char out[16];
     for (int i = 0; i < 1024; i++) {
-        char *p = malloc(4 << 20);
-        if (p == NULL) {
+        blocks[i] = malloc(4 << 20);
+        if (blocks[i] == NULL) {
             printf("malloc failed after %d MiB\n", i * 4);
             abort();
         }
-        memset(p, i, 4 << 20);
-        td_call("echo", "x", 1, out, sizeof out);
+        memset(blocks[i], i + 1, 4 << 20);
+        td_call("echo", blocks[i], 1, out, sizeof out);
     }
     return 0;
 }
