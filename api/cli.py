@@ -19,7 +19,7 @@ from api.modules import install_module
 from guest.toolchain import BuildError, PrepareError, build, prepare
 from runtime.activities import ActivityLoadError, Registry
 from runtime.clock import Clock
-from runtime.engine import Engine, Limits, MiB
+from runtime.engine import DEFAULT_FUEL_PER_SEGMENT, Engine, Limits, MiB
 from runtime.executor import HostContext, HostOptions, Outcome
 from runtime.hosting import drive_local
 from runtime.observe import describe, history
@@ -44,7 +44,9 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_CANCELLED = 3
 
-StoreOpt = Annotated[str, typer.Option("--store", envvar="TD_STORE", help="Directory, file:///dir or s3://bucket[/prefix].")]
+StoreOpt = Annotated[
+    str, typer.Option("--store", envvar="TD_STORE", help="Directory, file:///dir or s3://bucket[/prefix].")
+]
 EndpointOpt = Annotated[
     str | None, typer.Option("--s3-endpoint", envvar="AWS_ENDPOINT_URL", help="S3 endpoint URL (for non-AWS S3).")
 ]
@@ -64,8 +66,21 @@ def _guard(fn: Callable[[], T]) -> T:
     """Turn the errors a user can cause into one clear line and exit code 2."""
     try:
         return fn()
-    except (PrepareError, BuildError, InvalidId, ExecutionConflict, UnknownExecution, LeaseBusy, ActivityLoadError,
-            service.BadRequest, service.UnknownModule, service.UnknownHost, StoreError, ValueError, OSError) as e:
+    except (
+        PrepareError,
+        BuildError,
+        InvalidId,
+        ExecutionConflict,
+        UnknownExecution,
+        LeaseBusy,
+        ActivityLoadError,
+        service.BadRequest,
+        service.UnknownModule,
+        service.UnknownHost,
+        StoreError,
+        ValueError,
+        OSError,
+    ) as e:
         err.print(f"[red]error:[/red] {e}", markup=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
@@ -80,7 +95,7 @@ def _context(
     *,
     park_after_ms: int = 1000,
     max_memory_mb: int = 512,
-    fuel: int = Limits().fuel_per_segment,
+    fuel: int = DEFAULT_FUEL_PER_SEGMENT,
     verbose: bool = False,
     quiet: bool = False,
 ) -> HostContext:
@@ -110,13 +125,17 @@ def _describe_event(ev: dict[str, Any]) -> str:
     if ev.get("duration_ms") is not None:
         parts.append(f"{ev['duration_ms']:.1f} ms")
     if ev.get("snapshot_bytes") is not None:
-        parts.append(f"snapshot {ev['seq']} ({ev['snapshot']}, {ev['snapshot_bytes']} B, {ev.get('persist_ms', 0):.2f} ms)")
+        parts.append(
+            f"snapshot {ev['seq']} ({ev['snapshot']}, {ev['snapshot_bytes']} B, {ev.get('persist_ms', 0):.2f} ms)"
+        )
     if ev.get("journal_bytes") is not None:
         parts.append(f"journal {ev['journal_seq']} ({ev['journal_bytes']} B)")
     if ev.get("kind") == "restored":
-        parts = [f"restored on {ev.get('host')}: seq {ev.get('seq', '-')}, {ev.get('objects', 0)} objects, "
-                 f"{ev.get('bytes', 0)} B, {ev.get('restore_ms', 0):.1f} ms"
-                 + (f", {ev['replay_steps']} steps to replay" if ev.get("replay_steps") else "")]
+        parts = [
+            f"restored on {ev.get('host')}: seq {ev.get('seq', '-')}, {ev.get('objects', 0)} objects, "
+            f"{ev.get('bytes', 0)} B, {ev.get('restore_ms', 0):.1f} ms"
+            + (f", {ev['replay_steps']} steps to replay" if ev.get("replay_steps") else "")
+        ]
     if ev.get("error"):
         parts.append(f"error: {ev['error']}")
     return " · ".join(parts)
@@ -129,8 +148,14 @@ def _report(store: ObjectStore, outcome: Outcome, as_json: bool) -> None:
         sys.stdout.buffer.write(outcome.output)
         sys.stdout.flush()
     if outcome.status == "parked":
-        when = f" until {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(outcome.wake_at_ms / 1000))}" if outcome.wake_at_ms else ""
-        err.print(f"{outcome.execution_id}: parked{when} (detached; `tardigrade resume {outcome.execution_id}` continues it here)")
+        when = (
+            f" until {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(outcome.wake_at_ms / 1000))}"
+            if outcome.wake_at_ms
+            else ""
+        )
+        err.print(
+            f"{outcome.execution_id}: parked{when} (detached; `tardigrade resume {outcome.execution_id}` continues it here)"
+        )
     elif outcome.status == "failed":
         err.print(f"[red]{outcome.execution_id} failed:[/red] {outcome.detail}", markup=True)
         raise typer.Exit(EXIT_FAILED)
@@ -161,7 +186,9 @@ def build_cmd(
         raise typer.Exit(EXIT_BAD_INPUT)
     err.print(f"compiling {', '.join(map(str, sources))} (the first build also compiles wasi-libc, ~30 s)")
     report = _guard(lambda: build(sources, output, cache_dir=settings.cache_dir(), optimize=f"-O{optimize}"))
-    err.print(f"wrote {output} ({len(report.wasm)} bytes, sha256 {report.sha256[:12]}, {report.exported_globals} globals exported)")
+    err.print(
+        f"wrote {output} ({len(report.wasm)} bytes, sha256 {report.sha256[:12]}, {report.exported_globals} globals exported)"
+    )
 
 
 @app.command("prepare")
@@ -190,7 +217,7 @@ def run_cmd(
     snapshot_every: Annotated[int, typer.Option("--snapshot-every", help="Hybrid: snapshot every K-th step.")] = 16,
     park_after: ParkAfterOpt = 1000,
     max_memory: MaxMemoryOpt = 512,
-    fuel: FuelOpt = Limits().fuel_per_segment,
+    fuel: FuelOpt = DEFAULT_FUEL_PER_SEGMENT,
     detach: Annotated[bool, typer.Option("--detach", help="Return once the execution parks.")] = False,
     as_json: JsonOpt = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Print every step.")] = False,
@@ -205,8 +232,12 @@ def run_cmd(
     st = _store(store, s3_endpoint)
     wasm = _guard(module.read_bytes)
     report = _guard(lambda: install_module(st, wasm))
-    _guard(lambda: service.start(st, report.sha256, execution_id=id, input=data, mode=mode, snapshot_every=snapshot_every))
-    ctx = _context(st, activities, park_after_ms=park_after, max_memory_mb=max_memory, fuel=fuel, verbose=verbose, quiet=quiet)
+    _guard(
+        lambda: service.start(st, report.sha256, execution_id=id, input=data, mode=mode, snapshot_every=snapshot_every)
+    )
+    ctx = _context(
+        st, activities, park_after_ms=park_after, max_memory_mb=max_memory, fuel=fuel, verbose=verbose, quiet=quiet
+    )
     outcome = _guard(lambda: drive_local(ctx, id, detach=detach, on_parked=_on_parked))
     _report(st, outcome, as_json)
 
@@ -219,7 +250,7 @@ def resume_cmd(
     activities: ActivitiesOpt = None,
     park_after: ParkAfterOpt = 1000,
     max_memory: MaxMemoryOpt = 512,
-    fuel: FuelOpt = Limits().fuel_per_segment,
+    fuel: FuelOpt = DEFAULT_FUEL_PER_SEGMENT,
     detach: Annotated[bool, typer.Option("--detach", help="Return once the execution parks.")] = False,
     as_json: JsonOpt = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Print every step.")] = False,
@@ -232,7 +263,9 @@ def resume_cmd(
         err.print(f"{id} has already {status.status}")
         _report(st, Outcome(id, status.status, status.error, output=(status.output or "").encode()), as_json)
         return
-    ctx = _context(st, activities, park_after_ms=park_after, max_memory_mb=max_memory, fuel=fuel, verbose=verbose, quiet=quiet)
+    ctx = _context(
+        st, activities, park_after_ms=park_after, max_memory_mb=max_memory, fuel=fuel, verbose=verbose, quiet=quiet
+    )
     outcome = _guard(lambda: drive_local(ctx, id, detach=detach, on_parked=_on_parked))
     _report(st, outcome, as_json)
 
@@ -278,7 +311,7 @@ def history_cmd(
         if r.journal_bytes is not None:
             snap = (snap + " + " if snap else "") + f"journal {r.journal_bytes:,} B"
         at = time.strftime("%H:%M:%S", time.localtime(r.at)) + f".{int((r.at % 1) * 1000):03d}" if r.at else ""
-        detail = r.detail.get("error") or r.detail.get("restore_ms") and f"{r.detail['restore_ms']} ms" or ""
+        detail = r.detail.get("error") or (r.detail.get("restore_ms") and f"{r.detail['restore_ms']} ms") or ""
         dur = f"{r.duration_ms:.1f} ms" if r.duration_ms is not None else str(detail)[:40]
         table.add_row(str(r.step), r.kind, r.name, str(r.attempt or ""), at, dur, snap, r.host or "")
     out.print(table)

@@ -47,7 +47,9 @@ def run_demo(store_url: str, console: Console) -> int:
     common = ["--store", store_url, "-a", activities]
 
     console.rule("[bold]2. run, then SIGKILL mid-run[/bold]")
-    console.print(f"tardigrade run {wasm.name} --id {execution_id} --input order-1001   [dim](each activity takes 0.5 s)[/dim]")
+    console.print(
+        f"tardigrade run {wasm.name} --id {execution_id} --input order-1001   [dim](each activity takes 0.5 s)[/dim]"
+    )
     proc = subprocess.Popen(
         [*_cli(), "run", str(wasm), "--id", execution_id, "--input", "order-1001", "-v", *common],
         env=env,

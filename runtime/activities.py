@@ -189,7 +189,9 @@ def http_request(data: bytes, ctx: ActivityContext) -> bytes:
         req = json.loads(data)
         method, url = str(req.get("method", "GET")), str(req["url"])
     except (ValueError, KeyError, TypeError) as e:
-        raise ActivityError(f"want JSON {{method, url, headers, body}}: {e}", type="BadRequest", non_retryable=True)
+        raise ActivityError(
+            f"want JSON {{method, url, headers, body}}: {e}", type="BadRequest", non_retryable=True
+        ) from None
     headers = {str(k): str(v) for k, v in dict(req.get("headers") or {}).items()}
     headers.setdefault("Idempotency-Key", ctx.idempotency_key)
     body = req.get("body")

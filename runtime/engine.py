@@ -18,6 +18,7 @@ from pathlib import Path
 import wasmtime
 
 MiB = 1024 * 1024
+DEFAULT_FUEL_PER_SEGMENT = 20_000_000_000
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Limits:
     """What one guest may consume."""
 
     max_memory_bytes: int = 512 * MiB  # linear memory; growth beyond it fails
-    fuel_per_segment: int = 20_000_000_000  # instructions between two host calls
+    fuel_per_segment: int = DEFAULT_FUEL_PER_SEGMENT  # instructions between two host calls
     max_module_bytes: int = 32 * MiB
 
 

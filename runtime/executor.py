@@ -42,6 +42,7 @@ from snapshots import chain as chains
 from snapshots import inbox, keys, leases
 from snapshots.delta import chunk_hashes
 from snapshots.format import JournalRecord, Snapshot
+from snapshots.journal import read_journal
 from snapshots.records import ExecutionRecord, read_execution
 from snapshots.store import CorruptObject, NotFound, ObjectStore, PreconditionFailed, StoreError, retrying
 
@@ -162,7 +163,9 @@ class HeldLease:
                 return
             try:
                 self.lease = self.ctx.retry(
-                    lambda: leases.renew(self.ctx.store, self.execution_id, self.lease, self.ctx.options.lease_ttl, **changes),
+                    lambda: leases.renew(
+                        self.ctx.store, self.execution_id, self.lease, self.ctx.options.lease_ttl, **changes
+                    ),
                     "lease renewal",
                 )
             except leases.LeaseLost:
@@ -308,7 +311,11 @@ class Execution:
                 assert self.instance is not None
                 self.unwound = False
                 try:
-                    status = self.instance.start() if self.pending is None else self.instance.resume(int(self.pending["code"]))
+                    status = (
+                        self.instance.start()
+                        if self.pending is None
+                        else self.instance.resume(int(self.pending["code"]))
+                    )
                 except Park as p:
                     return p.outcome
                 if isinstance(status, Exited):
@@ -348,8 +355,13 @@ class Execution:
             if last.kind == "terminal":
                 m = last.meta
                 raise AlreadyEnded(
-                    Outcome(self.id, str(m.get("status")), str(m.get("error", "")), output=last.blobs.get("output", b""),
-                            exit_code=m.get("exit_code"))
+                    Outcome(
+                        self.id,
+                        str(m.get("status")),
+                        str(m.get("error", "")),
+                        output=last.blobs.get("output", b""),
+                        exit_code=m.get("exit_code"),
+                    )
                 )
             if last.module != self.record.module:
                 raise CorruptObject(keys.snap(self.id, last.seq), f"belongs to module {last.module}")
@@ -377,7 +389,9 @@ class Execution:
                 self.held.renew(
                     handoff_from=None,
                     handoff_at=None,
-                    note={"migration": {"from": lease.handoff_from, "to": self.opts.host_id, "pause_ms": info["pause_ms"]}},
+                    note={
+                        "migration": {"from": lease.handoff_from, "to": self.opts.host_id, "pause_ms": info["pause_ms"]}
+                    },
                 )
             self.restored = info
             self.ctx.on_event(self.id, {"kind": "restored", **info})
@@ -406,15 +420,12 @@ class Execution:
 
     def _load_journal(self) -> int:
         """Queue the journal records after the restored state for replay; returns how many steps."""
-        store = self.ctx.store
-        objs = self.ctx.retry(lambda: list(store.list(keys.journal_prefix(self.id))), "listing the journal")
-        if not objs:
+        records: list[JournalRecord] = self.ctx.retry(
+            lambda: read_journal(self.ctx.store, self.id), "reading the journal"
+        )
+        if not records:
             return 0
-        self.journal_seq = keys.seq_of(objs[-1].key)
-        records = [
-            self.ctx.retry(lambda k=o.key: JournalRecord.decode(k, store.get(k)), "reading the journal")
-            for o in objs
-        ]
+        self.journal_seq = records[-1].seq
         groups: dict[int, list[JournalRecord]] = {}
         for r in records:
             groups.setdefault(int(r.meta["call_step"]), []).append(r)
@@ -422,7 +433,11 @@ class Execution:
         if self.pending is not None and self.pending["type"] == "wait" and pending_step in groups:
             # Hybrid: the snapshot holds a wait that the journal saw progress on.
             self._adopt(groups[pending_step][-1])
-        tail = [groups[s] for s in sorted(groups) if s > self.step and not (s == pending_step and self.pending and self.pending["type"] == "wait")]
+        tail = [
+            groups[s]
+            for s in sorted(groups)
+            if s > self.step and not (s == pending_step and self.pending and self.pending["type"] == "wait")
+        ]
         self.replay = deque(tail)
         self.replay_plain = _group_plain(tail[0]) if tail else deque()
         return len(tail)
@@ -497,7 +512,9 @@ class Execution:
                 self.consumed.append(msg.key)
                 return self._resolve(len(msg.payload), msg.payload, {"kind": "signal", "name": msg.name})
             if wait["until"] is not None and now >= wait["until"]:
-                return self._resolve(abi.ERR_TIMEOUT, b"timed out", {"kind": "signal", "name": call["name"], "timeout": True})
+                return self._resolve(
+                    abi.ERR_TIMEOUT, b"timed out", {"kind": "signal", "name": call["name"], "timeout": True}
+                )
             return self._wait_for(wait["until"], {"kind": "signal_wait", "name": call["name"]})
         if now < wait["until"]:
             if call["kind"] == "sleep":
@@ -601,7 +618,9 @@ class Execution:
                     self.migrate_to = target
                     attention = True
             elif msg.kind == "signal" and self.pending is not None and self.pending["type"] == "wait":
-                attention = attention or (self.pending["call"]["kind"] == "signal" and self.pending["call"]["name"] == msg.name)
+                attention = attention or (
+                    self.pending["call"]["kind"] == "signal" and self.pending["call"]["name"] == msg.name
+                )
         return attention
 
     def _find_signal(self, name: str) -> inbox.Message | None:
@@ -725,7 +744,14 @@ class Execution:
         store = self.ctx.store
         last = self.ctx.retry(lambda: chains.latest_seq(store, self.id), "listing snapshots")
         seq = last + 1
-        event = {"kind": status, "exit_code": code, "error": error, "host": self.opts.host_id, "at": time.time(), "step": self.step}
+        event = {
+            "kind": status,
+            "exit_code": code,
+            "error": error,
+            "host": self.opts.host_id,
+            "at": time.time(),
+            "step": self.step,
+        }
         meta = {
             "status": status,
             "exit_code": code,
@@ -736,8 +762,14 @@ class Execution:
             "last_good_seq": last,
             "journal_seq": self.journal_seq,
         }
-        snap = Snapshot(seq, self.record.module, "terminal", None, meta=meta,
-                        blobs={"output": bytes(self.out_buf), "log": bytes(self.log_buf)})
+        snap = Snapshot(
+            seq,
+            self.record.module,
+            "terminal",
+            None,
+            meta=meta,
+            blobs={"output": bytes(self.out_buf), "log": bytes(self.log_buf)},
+        )
         self._put_create_only(keys.snap(self.id, seq), snap.encode())
         self.instance = None
         self.held.release()
@@ -768,7 +800,9 @@ def acquire(ctx: HostContext, execution_id: str, *, steal_dead_local: bool = Fal
     """Take the execution's lease for this host (LeaseBusy if a live host has it)."""
     may_steal = leases.holder_process_dead if steal_dead_local else None
     lease = ctx.retry(
-        lambda: leases.acquire(ctx.store, execution_id, ctx.options.host_id, ctx.options.lease_ttl, may_steal=may_steal),
+        lambda: leases.acquire(
+            ctx.store, execution_id, ctx.options.host_id, ctx.options.lease_ttl, may_steal=may_steal
+        ),
         "taking the lease",
     )
     return HeldLease(ctx, execution_id, lease)

@@ -14,8 +14,9 @@ stops it, and returns the recorded result to the guest.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import wasmtime
 
@@ -80,11 +81,11 @@ class GuestInstance:
         self.instance = linker.instantiate(self.store, module)
         exports = self.instance.exports(self.store)
         self._exports = exports
-        self.memory = self._export(abi.MEMORY_EXPORT, wasmtime.Memory)
-        self.asyncify_memory = self._export(abi.ASYNCIFY_MEMORY_EXPORT, wasmtime.Memory)
-        self._run = self._export(abi.ENTRY_EXPORT, wasmtime.Func)
+        self.memory = self._memory(abi.MEMORY_EXPORT)
+        self.asyncify_memory = self._memory(abi.ASYNCIFY_MEMORY_EXPORT)
+        self._run = self._func(abi.ENTRY_EXPORT)
         self._start_unwind, self._stop_unwind, self._start_rewind, self._stop_rewind, self._get_state = (
-            self._export(name, wasmtime.Func) for name in abi.ASYNCIFY_EXPORTS
+            self._func(name) for name in abi.ASYNCIFY_EXPORTS
         )
         self._globals = sorted(
             (int(name[len(abi.GLOBAL_EXPORT_PREFIX) :]), g)
@@ -92,14 +93,23 @@ class GuestInstance:
             if name.startswith(abi.GLOBAL_EXPORT_PREFIX) and isinstance(g, wasmtime.Global)
         )
 
-    def _export(self, name: str, kind: type) -> wasmtime.Func | wasmtime.Memory | wasmtime.Global:
+    def _export(self, name: str) -> object:
         try:
-            item = self._exports[name]
+            return self._exports[name]
         except KeyError:
             raise GuestTrap(f"module lacks export `{name}`: is it prepared? (run `tardigrade prepare`)") from None
-        if not isinstance(item, kind):
-            raise GuestTrap(f"export `{name}` is not a {kind.__name__}")
-        return item  # type: ignore[return-value]
+
+    def _func(self, name: str) -> wasmtime.Func:
+        item = self._export(name)
+        if not isinstance(item, wasmtime.Func):
+            raise GuestTrap(f"export `{name}` is not a function")
+        return item
+
+    def _memory(self, name: str) -> wasmtime.Memory:
+        item = self._export(name)
+        if not isinstance(item, wasmtime.Memory):
+            raise GuestTrap(f"export `{name}` is not a memory")
+        return item
 
     # -- memory access -------------------------------------------------------
 
@@ -143,30 +153,21 @@ class GuestInstance:
         out: list[list[int | str]] = []
         for index, g in self._globals:
             kind = str(g.type(self.store).content)
-            value = g.value(self.store)
+            value: Any = g.value(self.store)
             if kind == "f32":
                 value = struct.unpack("<I", struct.pack("<f", value))[0]
             elif kind == "f64":
                 value = struct.unpack("<Q", struct.pack("<d", value))[0]
-            out.append([index, kind, int(value)])  # type: ignore[arg-type]
+            out.append([index, kind, int(value)])
         return out
 
-    def set_globals(self, values: list[list[int | str]], skip: frozenset[int] = frozenset()) -> None:
+    def set_globals(self, values: list[list[int | str]]) -> None:
         mine = dict(self._globals)
         for index, kind, value in values:
             g = mine.get(int(index))
             if g is None:
                 raise GuestTrap(f"snapshot has global {index}; this module does not export it")
-            if int(index) in skip:
-                continue
-            v = int(value)
-            val = {
-                "i32": lambda: wasmtime.Val.i32(v),
-                "i64": lambda: wasmtime.Val.i64(v),
-                "f32": lambda: wasmtime.Val.f32(struct.unpack("<f", struct.pack("<I", v))[0]),
-                "f64": lambda: wasmtime.Val.f64(struct.unpack("<d", struct.pack("<Q", v))[0]),
-            }[str(kind)]()
-            g.set_value(self.store, val)
+            g.set_value(self.store, _to_val(str(kind), int(value)))
 
     # -- running ---------------------------------------------------------------
 
@@ -193,14 +194,14 @@ class GuestInstance:
             return Suspended(self._suspended)
         if isinstance(code, Exited):
             return code
-        return Exited(int(code))  # type: ignore[arg-type]
+        return Exited(int(code))
 
-    def _enter(self, fn: object) -> object:
+    def _enter(self, fn: Callable[[], Any]) -> Any:
         self._host_error = None
         self.store.set_fuel(self.engine.limits.fuel_per_segment)
         try:
-            return fn()  # type: ignore[operator]
-        except (wasmtime.Trap, wasmtime.WasmtimeError, Exception) as e:
+            return fn()
+        except Exception as e:  # noqa: BLE001 - traps, wasmtime errors and our host errors all land here
             err, self._host_error = self._host_error, None
             if isinstance(err, wasi.ProcExit):
                 return Exited(err.code)
@@ -212,8 +213,7 @@ class GuestInstance:
         text = str(e).strip()
         if "fuel" in text:
             return (
-                f"fuel limit exceeded: more than {self.engine.limits.fuel_per_segment} instructions "
-                "without a host call"
+                f"fuel limit exceeded: more than {self.engine.limits.fuel_per_segment} instructions without a host call"
             )
         # wasmtime puts the cause after a backtrace: "... Caused by:\n    wasm trap: <what>"
         lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
@@ -288,7 +288,9 @@ class GuestInstance:
         }
         suspensions = {
             "call": self._suspension(
-                lambda np, nl, ip, il: Suspension("call", self.read(np, nl).decode("utf-8", "replace"), self.read(ip, il))
+                lambda np, nl, ip, il: Suspension(
+                    "call", self.read(np, nl).decode("utf-8", "replace"), self.read(ip, il)
+                )
             ),
             "sleep": self._suspension(lambda ms: Suspension("sleep", ms=max(0, ms))),
             "signal": self._suspension(
@@ -312,6 +314,19 @@ class GuestInstance:
             else:
                 raise GuestTrap(f"unsupported import {imp.module}.{name}")
             linker.define_func(imp.module, name, ftype, self._guarded(fn))
+
+
+def _to_val(kind: str, bits: int) -> wasmtime.Val:
+    """A global's value from how snapshots store it (floats as their bit patterns)."""
+    if kind == "i32":
+        return wasmtime.Val.i32(bits)
+    if kind == "i64":
+        return wasmtime.Val.i64(bits)
+    if kind == "f32":
+        return wasmtime.Val.f32(struct.unpack("<f", struct.pack("<I", bits))[0])
+    if kind == "f64":
+        return wasmtime.Val.f64(struct.unpack("<d", struct.pack("<Q", bits))[0])
+    raise GuestTrap(f"cannot restore a global of type {kind}")
 
 
 def _enosys(ftype: wasmtime.FuncType):  # type: ignore[no-untyped-def]

@@ -150,7 +150,17 @@ class HistoryRow:
 
 
 _EVENT_FIELDS = ("name", "attempt", "at", "started_at", "ended_at", "duration_ms", "host")
-_DETAIL_SKIP = {"kind", "step", "restored", "seq", "snapshot", "snapshot_bytes", "journal_seq", "journal_bytes", *_EVENT_FIELDS}
+_DETAIL_SKIP = {
+    "kind",
+    "step",
+    "restored",
+    "seq",
+    "snapshot",
+    "snapshot_bytes",
+    "journal_seq",
+    "journal_bytes",
+    *_EVENT_FIELDS,
+}
 
 
 def _rows_from_event(step: int, event: dict[str, Any]) -> list[HistoryRow]:
@@ -159,13 +169,23 @@ def _rows_from_event(step: int, event: dict[str, Any]) -> list[HistoryRow]:
     if restored:
         if restored.get("migrated_from"):
             rows.append(
-                HistoryRow(step, "migrated", name=f"{restored['migrated_from']} -> {restored.get('host')}",
-                           host=restored.get("host"), at=event.get("at"),
-                           detail={"pause_ms": restored.get("pause_ms")})
+                HistoryRow(
+                    step,
+                    "migrated",
+                    name=f"{restored['migrated_from']} -> {restored.get('host')}",
+                    host=restored.get("host"),
+                    at=event.get("at"),
+                    detail={"pause_ms": restored.get("pause_ms")},
+                )
             )
         rows.append(
-            HistoryRow(step, "restored", host=restored.get("host"), at=event.get("at"),
-                       detail={k: v for k, v in restored.items() if k not in ("host", "migrated_from", "pause_ms")})
+            HistoryRow(
+                step,
+                "restored",
+                host=restored.get("host"),
+                at=event.get("at"),
+                detail={k: v for k, v in restored.items() if k not in ("host", "migrated_from", "pause_ms")},
+            )
         )
     row = HistoryRow(step, str(event.get("kind", "?")))
     for f in _EVENT_FIELDS:
@@ -216,9 +236,15 @@ def history(store: ObjectStore, execution_id: str) -> list[HistoryRow]:
         if header["kind"] == "terminal":
             meta = header["meta"]
             rows.append(
-                HistoryRow(int(meta.get("step", 0)), str(meta.get("status")), at=meta.get("event", {}).get("at"),
-                           host=meta.get("event", {}).get("host"), seq=int(header["seq"]), snapshot_bytes=obj.size,
-                           detail={k: meta[k] for k in ("exit_code", "error") if meta.get(k) not in (None, "")})
+                HistoryRow(
+                    int(meta.get("step", 0)),
+                    str(meta.get("status")),
+                    at=meta.get("event", {}).get("at"),
+                    host=meta.get("event", {}).get("host"),
+                    seq=int(header["seq"]),
+                    snapshot_bytes=obj.size,
+                    detail={k: meta[k] for k in ("exit_code", "error") if meta.get(k) not in (None, "")},
+                )
             )
     return rows
 

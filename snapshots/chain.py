@@ -28,7 +28,17 @@ from typing import Any
 import xxhash
 
 from snapshots import keys
-from snapshots.delta import CHUNK, ZERO_CHUNK_HASH, Hasher, RegionState, changed, chunk_hashes, gather, scatter, to_ranges
+from snapshots.delta import (
+    CHUNK,
+    ZERO_CHUNK_HASH,
+    Hasher,
+    RegionState,
+    changed,
+    chunk_hashes,
+    gather,
+    scatter,
+    to_ranges,
+)
 from snapshots.format import Region, Snapshot
 from snapshots.store import CorruptObject, NotFound, ObjectInfo, ObjectStore
 

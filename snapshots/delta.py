@@ -58,7 +58,9 @@ class Hasher:
         n = len(view)
         if n % SUPER:
             return chunk_hashes(view)  # not page-sized: no shortcut
-        supers = np.fromiter((_hash(view[i : i + SUPER]) for i in range(0, n, SUPER)), dtype=np.uint64, count=n // SUPER)
+        supers = np.fromiter(
+            (_hash(view[i : i + SUPER]) for i in range(0, n, SUPER)), dtype=np.uint64, count=n // SUPER
+        )
         old = self._super
         common = min(len(old), len(supers))
         dirty = np.flatnonzero(supers[:common] != old[:common]).tolist() + list(range(common, len(supers)))

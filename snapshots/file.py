@@ -8,6 +8,7 @@ write fsyncs the file and its directory before it returns.
 
 from __future__ import annotations
 
+import builtins
 import errno
 import fcntl
 import os
@@ -123,7 +124,7 @@ class FileStore:
         top = self.root / base if base else self.root
         if not top.is_dir():
             return
-        keys: list[tuple[str, int]] = []
+        keys: builtins.list[tuple[str, int]] = []
         for dirpath, dirnames, filenames in os.walk(top):
             rel = os.path.relpath(dirpath, self.root)
             rel = "" if rel == "." else rel + "/"
@@ -139,7 +140,7 @@ class FileStore:
         for key, size in sorted(keys):
             yield ObjectInfo(key, size)
 
-    def list_prefixes(self, prefix: str) -> list[str]:
+    def list_prefixes(self, prefix: str) -> builtins.list[str]:
         top = self._path(prefix.rstrip("/")) if prefix else self.root
         try:
             names = os.listdir(top)

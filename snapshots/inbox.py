@@ -52,7 +52,13 @@ def read_all(store: ObjectStore, execution_id: str) -> list[Message]:
         except (NotFound, ValueError):
             continue  # consumed (deleted) while we listed, or garbage: skip
         out.append(
-            Message(obj.key, kind, str(body.get("name", "")), base64.b64decode(body.get("payload_b64", "")), body.get("meta", {}))
+            Message(
+                obj.key,
+                kind,
+                str(body.get("name", "")),
+                base64.b64decode(body.get("payload_b64", "")),
+                body.get("meta", {}),
+            )
         )
     return out
 

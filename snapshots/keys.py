@@ -1,14 +1,14 @@
 """The storage layout. Keys are the contract between hosts: change nothing here lightly.
 
-    modules/<sha256>.wasm               prepared modules
-    executions/<id>/execution.json      create-only: module, input, mode, created
-    executions/<id>/snap/<seq>          create-only: one object per step
-    executions/<id>/journal/<seq>       replay mode, create-only
-    executions/<id>/lease.json          owner host, epoch, expiry (compare-and-swap)
-    executions/<id>/inbox/<ulid>.<kind> signals and commands
-    executions/<id>/history/<seq>.json  step summaries of pruned snapshots (retention)
-    due/<ms>-<id>                       "look at this execution at or after <ms>"
-    hosts/<host-id>.json                heartbeat
+modules/<sha256>.wasm               prepared modules
+executions/<id>/execution.json      create-only: module, input, mode, created
+executions/<id>/snap/<seq>          create-only: one object per step
+executions/<id>/journal/<seq>       replay mode, create-only
+executions/<id>/lease.json          owner host, epoch, expiry (compare-and-swap)
+executions/<id>/inbox/<ulid>.<kind> signals and commands
+executions/<id>/history/<seq>.json  step summaries of pruned snapshots (retention)
+due/<ms>-<id>                       "look at this execution at or after <ms>"
+hosts/<host-id>.json                heartbeat
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ callers retry with backoff - an execution pauses while its store is away.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from typing import Any
 
@@ -90,9 +91,9 @@ class S3Store:
                 return
             kwargs["ContinuationToken"] = resp["NextContinuationToken"]
 
-    def list_prefixes(self, prefix: str) -> list[str]:
+    def list_prefixes(self, prefix: str) -> builtins.list[str]:
         kwargs: dict[str, Any] = {"Prefix": self._k(prefix), "Delimiter": "/"}
-        out: list[str] = []
+        out: builtins.list[str] = []
         while True:
             resp = self._call(prefix, self.client.list_objects_v2, **kwargs)
             for p in resp.get("CommonPrefixes", []):

@@ -15,6 +15,7 @@ Semantics every backend guarantees:
 
 from __future__ import annotations
 
+import builtins
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -85,7 +86,7 @@ class ObjectStore(Protocol):
         """Objects whose key starts with `prefix`, in key order, after `start_after`."""
         ...
 
-    def list_prefixes(self, prefix: str) -> list[str]:
+    def list_prefixes(self, prefix: str) -> builtins.list[str]:
         """The distinct next path segments under `prefix` (like S3's CommonPrefixes), sorted."""
         ...
 

@@ -34,19 +34,27 @@ def context(store_dir: Path, host: str = "test-host", **options: object) -> Host
 
 
 def start(
-    store_dir: Path, wasm: Path, execution_id: str, text: str, mode: str = "snapshot", policy: CompactionPolicy | None = None
+    store_dir: Path,
+    wasm: Path,
+    execution_id: str,
+    text: str,
+    mode: str = "snapshot",
+    policy: CompactionPolicy | None = None,
 ) -> Outcome:
     ctx = context(store_dir, compaction=policy or CompactionPolicy())
     data = wasm.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     ctx.store.put(keys.module(sha), data)
     record, _ = create_execution(
-        ctx.store, ExecutionRecord(execution_id, sha, base64.b64encode(text.encode()).decode(), mode=mode)  # type: ignore[arg-type]
+        ctx.store,
+        ExecutionRecord(execution_id, sha, base64.b64encode(text.encode()).decode(), mode=mode),  # type: ignore[arg-type]
     )
     return Execution(ctx, record, acquire(ctx, execution_id)).run()
 
 
-def resume(store_dir: Path, execution_id: str, host: str = "resume-host", policy: CompactionPolicy | None = None) -> tuple[Outcome, Execution]:
+def resume(
+    store_dir: Path, execution_id: str, host: str = "resume-host", policy: CompactionPolicy | None = None
+) -> tuple[Outcome, Execution]:
     time.sleep(0.06)  # let the previous owner's short lease expire
     ctx = context(store_dir, host, compaction=policy or CompactionPolicy())
     ex = Execution(ctx, read_execution(ctx.store, execution_id), acquire(ctx, execution_id))

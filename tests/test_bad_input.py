@@ -81,11 +81,17 @@ def test_ids_that_escape_a_prefix_are_rejected(wasm: dict[str, Path], tmp_path: 
 
 def test_duplicate_start_is_idempotent_or_conflicts(wasm: dict[str, Path], tmp_path: Path) -> None:
     store = str(tmp_path / "s")
-    first = cli("run", str(wasm["order_fulfillment"]), "--id", "o", "--store", store, "--input", "o-1", "-a", ACTIVITIES)
+    first = cli(
+        "run", str(wasm["order_fulfillment"]), "--id", "o", "--store", store, "--input", "o-1", "-a", ACTIVITIES
+    )
     assert first.returncode == 0
-    again = cli("run", str(wasm["order_fulfillment"]), "--id", "o", "--store", store, "--input", "o-1", "-a", ACTIVITIES)
+    again = cli(
+        "run", str(wasm["order_fulfillment"]), "--id", "o", "--store", store, "--input", "o-1", "-a", ACTIVITIES
+    )
     assert again.returncode == 0 and again.stdout == first.stdout  # the same execution, not a second one
-    other = cli("run", str(wasm["order_fulfillment"]), "--id", "o", "--store", store, "--input", "o-2", "-a", ACTIVITIES)
+    other = cli(
+        "run", str(wasm["order_fulfillment"]), "--id", "o", "--store", store, "--input", "o-2", "-a", ACTIVITIES
+    )
     assert other.returncode == 2 and "different parameters" in other.stderr
 
 
@@ -122,8 +128,17 @@ def test_memory_and_fuel_limits(wasm: dict[str, Path], tmp_path: Path) -> None:
 
 def test_corrupt_snapshot_is_reported_by_name_and_nothing_is_lost(wasm: dict[str, Path], tmp_path: Path) -> None:
     store = tmp_path / "s"
-    proc = cli_bg("run", str(wasm["order_fulfillment"]), "--id", "c", "--store", str(store), "-a", ACTIVITIES,
-                  TD_ACTIVITY_DELAY="0.3")
+    proc = cli_bg(
+        "run",
+        str(wasm["order_fulfillment"]),
+        "--id",
+        "c",
+        "--store",
+        str(store),
+        "-a",
+        ACTIVITIES,
+        TD_ACTIVITY_DELAY="0.3",
+    )
     snap_dir = store / "executions" / "c" / "snap"
     wait_for(lambda: snap_dir.is_dir() and len(list(snap_dir.iterdir())) >= 3, what="three snapshots")
     kill9(proc)

@@ -38,8 +38,20 @@ def test_sigkill_at_seeded_steps_then_resume(
     execution_id = "x"
     mode_args = ["--mode", mode, "--snapshot-every", "3"]
     ref_ledger = tmp_path / "ref.ledger"
-    ref = cli("run", str(wasm[example]), "--id", execution_id, "--store", str(tmp_path / "ref"), "--input", text,
-              "-a", ACTIVITIES, *mode_args, TD_LEDGER=str(ref_ledger))
+    ref = cli(
+        "run",
+        str(wasm[example]),
+        "--id",
+        execution_id,
+        "--store",
+        str(tmp_path / "ref"),
+        "--input",
+        text,
+        "-a",
+        ACTIVITIES,
+        *mode_args,
+        TD_LEDGER=str(ref_ledger),
+    )
     assert ref.returncode in (0, 1), ref.stderr
     ref_keys = set(ledger_counts(ref_ledger))
     total = len(ref_keys)  # activity steps
@@ -50,15 +62,33 @@ def test_sigkill_at_seeded_steps_then_resume(
     for n, k in enumerate(kill_points):
         store = tmp_path / f"crash-{n}"
         ledger = tmp_path / f"crash-{n}.ledger"
-        proc = cli_bg("run", str(wasm[example]), "--id", execution_id, "--store", str(store), "--input", text,
-                      "-a", ACTIVITIES, *mode_args, TD_LEDGER=str(ledger), TD_ACTIVITY_DELAY="0.03")
+        proc = cli_bg(
+            "run",
+            str(wasm[example]),
+            "--id",
+            execution_id,
+            "--store",
+            str(store),
+            "--input",
+            text,
+            "-a",
+            ACTIVITIES,
+            *mode_args,
+            TD_LEDGER=str(ledger),
+            TD_ACTIVITY_DELAY="0.03",
+        )
         if n % 2 == 0:
             # Kill right after step k is durable: the next activity is in flight.
-            wait_for(lambda: _steps(store, execution_id, mode) >= k or proc.poll() is not None, what=f"step {k}")
+            wait_for(
+                lambda s=store, k=k, p=proc: _steps(s, execution_id, mode) >= k or p.poll() is not None,
+                what=f"step {k}",
+            )
         else:
             # Kill after activity k+1 finished but (probably) before it was committed.
-            wait_for(lambda: sum(ledger_counts(ledger).values()) >= k + 1 or proc.poll() is not None,
-                     what=f"activity {k + 1}")
+            wait_for(
+                lambda led=ledger, k=k, p=proc: sum(ledger_counts(led).values()) >= k + 1 or p.poll() is not None,
+                what=f"activity {k + 1}",
+            )
         assert proc.poll() is None, f"finished before the kill at step {k}: {proc.stderr.read() if proc.stderr else ''}"
         kill9(proc)
 

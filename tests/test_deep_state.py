@@ -21,7 +21,7 @@ def test_restores_correctly_at_every_step(wasm: dict[str, Path], tmp_path: Path)
     assert n == 2 * (int(DEPTH) + 1)
     for k in range(1, n + 1):
         copy = truncated_copy(tmp_path / "ref", tmp_path / f"at-{k}", "d", k)
-        out, ex = resume(copy, "d")
+        out, _ = resume(copy, "d")
         assert out.status == "completed", out.detail
         assert out.output == ref.output, f"restored at step {k}: output differs"
 

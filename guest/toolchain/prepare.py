@@ -90,15 +90,16 @@ def _check_abi(info: ModuleInfo) -> None:
         else:
             raise PrepareError(
                 "abi",
-                f"unsupported import `{where}`: workflows may import only `td.*` and "
-                f"`{abi.WASI_MODULE}.*` functions",
+                f"unsupported import `{where}`: workflows may import only `td.*` and `{abi.WASI_MODULE}.*` functions",
             )
     if info.export(abi.MEMORY_EXPORT) is None:
         raise PrepareError("abi", f"module must export its memory as `{abi.MEMORY_EXPORT}`")
     if is_prepared(info):
         missing = [n for n in (*abi.ASYNCIFY_EXPORTS, abi.ASYNCIFY_MEMORY_EXPORT) if info.export(n) is None]
         if missing or info.memories != 2:
-            raise PrepareError("abi", f"module claims to be prepared but lacks {', '.join(missing) or 'its asyncify memory'}")
+            raise PrepareError(
+                "abi", f"module claims to be prepared but lacks {', '.join(missing) or 'its asyncify memory'}"
+            )
     elif info.memories != 1:
         raise PrepareError("abi", f"module must define exactly one memory (it defines {info.memories})")
 
