@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from api import service, settings
+from api.client import Client, RemoteError
 from api.modules import install_module
 from guest.toolchain import BuildError, PrepareError, build, prepare
 from runtime.activities import ActivityLoadError, Registry
@@ -22,10 +23,10 @@ from runtime.clock import Clock
 from runtime.engine import DEFAULT_FUEL_PER_SEGMENT, Engine, Limits, MiB
 from runtime.executor import HostContext, HostOptions, Outcome
 from runtime.hosting import drive_local
-from runtime.observe import describe, history
+from runtime.observe import HistoryRow, describe, history
 from snapshots.keys import InvalidId, validate_id
 from snapshots.leases import LeaseBusy
-from snapshots.records import ExecutionConflict, UnknownExecution
+from snapshots.records import ExecutionConflict, UnknownExecution, list_execution_ids
 from snapshots.store import ObjectStore, StoreError
 from snapshots.url import open_store
 
@@ -55,6 +56,9 @@ ActivitiesOpt = Annotated[
     typer.Option("--activities", "-a", help="Module path or .py file registering activities (repeatable)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+ServerOpt = Annotated[
+    str | None, typer.Option("--server", envvar="TD_SERVER", help="Talk to a `tardigrade serve` host at this URL.")
+]
 ParkAfterOpt = Annotated[int, typer.Option("--park-after", help="Park sleeps and backoffs longer than this (ms).")]
 MaxMemoryOpt = Annotated[int, typer.Option("--max-memory", help="Guest memory limit (MiB).")]
 FuelOpt = Annotated[int, typer.Option("--fuel", help="Instructions a guest may run between two host calls.")]
@@ -78,6 +82,7 @@ def _guard(fn: Callable[[], T]) -> T:
         service.UnknownModule,
         service.UnknownHost,
         StoreError,
+        RemoteError,
         ValueError,
         OSError,
     ) as e:
@@ -275,11 +280,15 @@ def status_cmd(
     id: Annotated[str, typer.Argument(help="Execution id.")],
     store: StoreOpt = settings.DEFAULT_STORE,
     s3_endpoint: EndpointOpt = None,
+    server: ServerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show an execution's status."""
-    st = _store(store, s3_endpoint)
-    status = _guard(lambda: describe(st, id)).to_dict()
+    if server:
+        status = _guard(lambda: Client(server).status(id))
+    else:
+        st = _store(store, s3_endpoint)
+        status = _guard(lambda: describe(st, id)).to_dict()
     if as_json:
         out.print_json(json.dumps(status))
         return
@@ -295,11 +304,15 @@ def history_cmd(
     id: Annotated[str, typer.Argument(help="Execution id.")],
     store: StoreOpt = settings.DEFAULT_STORE,
     s3_endpoint: EndpointOpt = None,
+    server: ServerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Print the per-step timeline: host call, activity, attempts, durations, snapshot bytes."""
-    st = _store(store, s3_endpoint)
-    rows = _guard(lambda: history(st, id))
+    if server:
+        rows = [HistoryRow(**r) for r in _guard(lambda: Client(server).history(id))]
+    else:
+        st = _store(store, s3_endpoint)
+        rows = _guard(lambda: history(st, id))
     if as_json:
         out.print_json(json.dumps([r.to_dict() for r in rows]))
         return
@@ -324,10 +337,14 @@ def signal_cmd(
     data: Annotated[str, typer.Option("--data", help="Payload text.")] = "",
     store: StoreOpt = settings.DEFAULT_STORE,
     s3_endpoint: EndpointOpt = None,
+    server: ServerOpt = None,
 ) -> None:
     """Send a signal to an execution (buffered until it waits for that name)."""
-    st = _store(store, s3_endpoint)
-    _guard(lambda: service.signal(st, id, name, data.encode()))
+    if server:
+        _guard(lambda: Client(server).signal(id, name, data.encode()))
+    else:
+        st = _store(store, s3_endpoint)
+        _guard(lambda: service.signal(st, id, name, data.encode()))
     err.print(f"signal {name!r} sent to {id}")
 
 
@@ -336,11 +353,120 @@ def cancel_cmd(
     id: Annotated[str, typer.Argument(help="Execution id.")],
     store: StoreOpt = settings.DEFAULT_STORE,
     s3_endpoint: EndpointOpt = None,
+    server: ServerOpt = None,
 ) -> None:
     """Cancel an execution: its next host call returns TD_ERR_CANCELLED so it can compensate."""
-    st = _store(store, s3_endpoint)
-    _guard(lambda: service.cancel(st, id))
+    if server:
+        _guard(lambda: Client(server).cancel(id))
+    else:
+        st = _store(store, s3_endpoint)
+        _guard(lambda: service.cancel(st, id))
     err.print(f"cancellation requested for {id}")
+
+
+@app.command("serve")
+def serve_cmd(
+    host_id: Annotated[str, typer.Option("--host-id", help="This host's id (unique among hosts on the store).")],
+    store: StoreOpt = settings.DEFAULT_STORE,
+    s3_endpoint: EndpointOpt = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8080,
+    activities: ActivitiesOpt = None,
+    max_concurrency: Annotated[int, typer.Option("--max-concurrency", help="Executions run at once.")] = 16,
+    lease_ttl: Annotated[float, typer.Option("--lease-ttl", help="Seconds before a dead host's work moves.")] = 10.0,
+    poll_interval: Annotated[float, typer.Option("--poll-interval", help="Seconds between polls of the store.")] = 0.2,
+    park_after: ParkAfterOpt = 1000,
+    max_memory: MaxMemoryOpt = 512,
+    fuel: FuelOpt = DEFAULT_FUEL_PER_SEGMENT,
+) -> None:
+    """Run a host: the HTTP API and a worker that runs executions from the shared store."""
+    import uvicorn
+
+    from api.http import create_app
+    from runtime.metrics import Metrics
+    from runtime.worker import Worker
+
+    _guard(lambda: validate_id(host_id, "host id"))
+    st = _store(store, s3_endpoint)
+    metrics = Metrics()
+    registry = _guard(lambda: Registry(activities or []))
+    guest_log = logging.getLogger("tardigrade.guest")
+    options = HostOptions(
+        host_id=host_id,
+        park_after_ms=park_after,
+        lease_ttl=lease_ttl,
+        poll_interval=max(poll_interval, 0.05),
+        clock=Clock.from_env(),
+    )
+    ctx = HostContext(
+        st,
+        Engine(settings.cache_dir(), Limits(max_memory_bytes=max_memory * MiB, fuel_per_segment=fuel)),
+        registry,
+        options,
+        on_event=metrics.observe,
+        on_log=lambda ex, stream, data: guest_log.info("%s | %s", ex, data.decode("utf-8", "replace").rstrip()),
+    )
+    worker = Worker(ctx, max_concurrency=max_concurrency, poll_interval=poll_interval, url=f"http://{host}:{port}")
+    app_ = create_app(st, worker=worker, metrics=metrics, token=settings.api_token())
+    err.print(f"tardigrade host {host_id} on http://{host}:{port} (store {st.url}, {max_concurrency} at once)")
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+@app.command("submit")
+def submit_cmd(
+    module: Annotated[Path, typer.Argument(help="A .wasm workflow.")],
+    server: Annotated[str, typer.Option("--server", envvar="TD_SERVER", help="Host URL.")],
+    id: Annotated[str | None, typer.Option("--id", help="Execution id (generated if absent).")] = None,
+    input: Annotated[str | None, typer.Option("--input", help="Input text.")] = None,
+    mode: Annotated[str, typer.Option("--mode", help="snapshot, replay or hybrid.")] = "snapshot",
+    snapshot_every: Annotated[int, typer.Option("--snapshot-every", help="Hybrid: snapshot every K-th step.")] = 16,
+) -> None:
+    """Upload a module to a host and start an execution there; prints the execution's status."""
+    client = Client(server)
+    wasm = _guard(module.read_bytes)
+    uploaded = _guard(lambda: client.upload_module(wasm))
+    started = _guard(lambda: client.start(uploaded["id"], id=id, input=input, mode=mode, snapshot_every=snapshot_every))
+    out.print_json(json.dumps(started))
+
+
+@app.command("migrate")
+def migrate_cmd(
+    id: Annotated[str, typer.Argument(help="Execution id.")],
+    to: Annotated[str, typer.Option("--to", help="Target host id.")],
+    server: Annotated[str, typer.Option("--server", envvar="TD_SERVER", help="Host URL.")],
+) -> None:
+    """Move a running or parked execution to another host."""
+    reply = _guard(lambda: Client(server).migrate(id, to))
+    err.print(f"migration of {id} to {to} requested (from {reply.get('from') or 'no host: parked'})")
+
+
+@app.command("ls")
+def ls_cmd(
+    server: ServerOpt = None,
+    store: StoreOpt = settings.DEFAULT_STORE,
+    s3_endpoint: EndpointOpt = None,
+    status: Annotated[str | None, typer.Option("--status", help="Only executions with this status.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List executions (from a host with --server, else from the store)."""
+    if server:
+        rows = _guard(lambda: Client(server).executions(status=status))
+    else:
+        st = _store(store, s3_endpoint)
+        rows = [describe(st, i).to_dict() for i in _guard(lambda: list_execution_ids(st))]
+        rows = [r for r in rows if status is None or r["status"] == status]
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    table = Table(box=None)
+    for col in ("id", "status", "step", "host", "mode", "snapshots", "created"):
+        table.add_column(col)
+    for r in rows:
+        created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created_at"]))
+        table.add_row(
+            r["id"], r["status"], str(r["step"]), r.get("host") or "", r["mode"], str(r["snapshots"]), created
+        )
+    out.print(table)
 
 
 @app.command("demo")

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from guest.toolchain import PrepareReport, prepare
+from guest.toolchain.prepare import DEFAULT_MAX_MODULE_BYTES
 from snapshots import keys
 from snapshots.store import ObjectStore, PreconditionFailed
 
 
-def install_module(store: ObjectStore, wasm: bytes, max_bytes: int | None = None) -> PrepareReport:
-    """Store the snapshot-ready form of `wasm` under modules/<sha256>.wasm; returns what prepare found."""
-    report = prepare(wasm) if max_bytes is None else prepare(wasm, max_bytes)
+def install_module(
+    store: ObjectStore, wasm: bytes, max_bytes: int = DEFAULT_MAX_MODULE_BYTES, *, isolated: bool = False
+) -> PrepareReport:
+    """Store the snapshot-ready form of `wasm` under modules/<sha256>.wasm; returns what prepare found.
+
+    `isolated` runs the Binaryen transform in a child process: a module that makes
+    libbinaryen abort then costs a failed upload, not the server."""
+    report = prepare(wasm, max_bytes, isolated=isolated)
     try:
         store.put(keys.module(report.sha256), report.wasm, create_only=True)
     except PreconditionFailed:

@@ -57,7 +57,7 @@ def start(
     )
     record, created = create_execution(store, record)
     if created:
-        inbox.mark_due(store, record.id, 0)
+        inbox.mark_due(store, record.id, inbox.NOW)
     return record, created
 
 
@@ -73,13 +73,13 @@ def signal(store: ObjectStore, execution_id: str, name: str, payload: bytes = b"
         raise BadRequest("signal name must be 1-256 characters")
     _live(store, execution_id, "signal")
     inbox.post(store, execution_id, "signal", name, payload)
-    inbox.mark_due(store, execution_id, 0)
+    inbox.mark_due(store, execution_id, inbox.NOW)
 
 
 def cancel(store: ObjectStore, execution_id: str) -> None:
     _live(store, execution_id, "cancel")
     inbox.post(store, execution_id, "cancel")
-    inbox.mark_due(store, execution_id, 0)
+    inbox.mark_due(store, execution_id, inbox.NOW)
 
 
 def migrate(store: ObjectStore, execution_id: str, to_host: str) -> ExecutionStatus:
@@ -92,5 +92,5 @@ def migrate(store: ObjectStore, execution_id: str, to_host: str) -> ExecutionSta
         raise BadRequest(f"host {to_host!r} has not sent a heartbeat for {time.time() - target.heartbeat_at:.0f} s")
     st = _live(store, execution_id, "migrate")
     inbox.post(store, execution_id, "migrate", to=to_host, requested_at=time.time())
-    inbox.mark_due(store, execution_id, 0)
+    inbox.mark_due(store, execution_id, inbox.NOW)
     return st

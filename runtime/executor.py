@@ -225,6 +225,12 @@ class Execution:
         self.restored: dict[str, Any] | None = None  # reported with the next commit
         self._load_started = 0.0
         self._last_inbox_check = 0.0
+        self._poked = threading.Event()
+
+    def poke(self) -> None:
+        """Something arrived for this execution (signal, cancel, migrate): look at the inbox soon."""
+        self._last_inbox_check = 0.0
+        self._poked.set()
 
     # -- guest callbacks (runtime.instance.Host) --------------------------------------
 
@@ -521,7 +527,7 @@ class Execution:
                 return self._wait_for(wait["until"], {"kind": "sleep", "name": f"{wait['ms']} ms"})
             return self._wait_for(wait["until"], {"kind": "backoff", "name": call["name"], "attempt": wait["attempt"]})
         if call["kind"] == "sleep":
-            return self._resolve(0, b"", {"kind": "timer", "name": f"{wait['ms']} ms"})
+            return self._resolve(0, b"", {"kind": "timer_fired", "name": f"{wait['ms']} ms"})
         return self._run_activity(wait)
 
     def _run_activity(self, wait: dict[str, Any]) -> Outcome | None:
@@ -572,7 +578,8 @@ class Execution:
         if remaining is not None and remaining <= self.opts.park_after_ms:
             end = time.monotonic() + self.clock.real_seconds(max(0, remaining) / 1000)
             while time.monotonic() < end:
-                time.sleep(min(self.opts.poll_interval, max(0.0, end - time.monotonic())))
+                self._poked.wait(min(self.opts.poll_interval, max(0.0, end - time.monotonic())))
+                self._poked.clear()
                 if self._check_inbox(force=True):
                     break
             return None
@@ -585,10 +592,10 @@ class Execution:
             self.ctx.retry(lambda: inbox.mark_due(self.ctx.store, self.id, int(until)), "writing the due index")
         self.instance = None
         self.held.release()
-        self.ctx.on_event(self.id, {"kind": "parked", "until": until})
+        self.ctx.on_event(self.id, {"kind": "parked", "until": until, "step": self._call_step()})
         # A message that raced with parking must still wake the execution.
         if self._check_inbox(force=True) or self.cancel == "requested":
-            inbox.mark_due(self.ctx.store, self.id, 0)
+            inbox.mark_due(self.ctx.store, self.id, inbox.NOW)
         return Outcome(self.id, "parked", wake_at_ms=until)
 
     # -- inbox -----------------------------------------------------------------------
@@ -641,7 +648,7 @@ class Execution:
         """Make the current state durable: a snapshot, a journal record, or both (hybrid)."""
         if self.held.lost:
             raise Fenced(f"lost the lease of {self.id}")
-        event = dict(event, host=self.opts.host_id, at=time.time(), step=self.step)
+        event = dict(event, host=self.opts.host_id, at=time.time(), step=self._call_step())
         if self.restored is not None:
             event["restored"] = self.restored
             self.restored = None
@@ -653,11 +660,15 @@ class Execution:
         self._delete_consumed()
         self.ctx.on_event(self.id, event)
 
+    def _call_step(self) -> int:
+        """The step the pending host call belongs to (resolved results count already)."""
+        return self.step + (1 if self.pending is not None and self.pending["type"] == "wait" else 0)
+
     def _meta(self, event: dict[str, Any]) -> dict[str, Any]:
         assert self.pending is not None
         return {
             "step": self.step,
-            "call_step": self.step + (0 if self.pending["type"] == "result" else 1),
+            "call_step": self._call_step(),
             "call": self.pending["call"],
             "pending": self.pending,
             "event": event,
@@ -786,9 +797,9 @@ class Execution:
             self._commit({"kind": "migrating", "name": self.pending["call"]["name"], "to": target})
             self.wait_committed = True
         self.held.hand_off(target)
-        self.ctx.retry(lambda: inbox.mark_due(self.ctx.store, self.id, 0), "writing the due index")
+        self.ctx.retry(lambda: inbox.mark_due(self.ctx.store, self.id, inbox.NOW), "writing the due index")
         self.instance = None
-        self.ctx.on_event(self.id, {"kind": "migrated", "to": target})
+        self.ctx.on_event(self.id, {"kind": "migrated", "to": target, "step": self._call_step()})
         return Outcome(self.id, "migrated", f"handed to {target}")
 
 

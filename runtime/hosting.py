@@ -55,6 +55,7 @@ def drive_local(
     try:
         while True:
             held = acquire(ctx, execution_id, steal_dead_local=True)
+            inbox.clear_due(ctx.store, execution_id, inbox.NOW)  # running here: no other host needs to look
             keeper.add(held)
             try:
                 outcome = open_execution(ctx, execution_id, held).run()
@@ -81,4 +82,4 @@ def _wait_while_parked(ctx: HostContext, execution_id: str, wake_at_ms: int | No
         if wake_at_ms is not None:
             step = min(step, clock.real_seconds(max(0, wake_at_ms - clock.ms()) / 1000))
         time.sleep(max(0.01, step))
-    inbox.clear_due(ctx.store, execution_id, clock.ms())
+    inbox.clear_due(ctx.store, execution_id, wake_at_ms)

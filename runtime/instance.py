@@ -241,23 +241,23 @@ class GuestInstance:
 
         return wrapper
 
-    def _suspension(self, make: object) -> object:
-        def handler(*args: int) -> int:
+    def _suspension(self, make: object, returns: bool) -> object:
+        def handler(*args: int) -> int | None:
             if self._get_state(self.store) == abi.ASYNCIFY_STATE_REWINDING:
                 self._stop_rewind(self.store)
-                return self._rewind_value
+                return self._rewind_value if returns else None
             s: Suspension = make(*args)  # type: ignore[operator]
             self._timeout_ms = None
             inline = self.host.suspend(s)
             if inline is not None:
-                return inline
+                return inline if returns else None
             base = abi.ASYNCIFY_BUFFER_OFFSET
             end = self.asyncify_memory.data_len(self.store)
             view = self.view(self.asyncify_memory)
             view[base : base + abi.ASYNCIFY_HEADER_SIZE] = struct.pack("<II", base + abi.ASYNCIFY_HEADER_SIZE, end)
             self._start_unwind(self.store, base)
             self._suspended = s
-            return 0
+            return 0 if returns else None  # ignored: the guest is unwinding
 
         return handler
 
@@ -290,13 +290,15 @@ class GuestInstance:
             "call": self._suspension(
                 lambda np, nl, ip, il: Suspension(
                     "call", self.read(np, nl).decode("utf-8", "replace"), self.read(ip, il)
-                )
+                ),
+                returns=True,
             ),
-            "sleep": self._suspension(lambda ms: Suspension("sleep", ms=max(0, ms))),
+            "sleep": self._suspension(lambda ms: Suspension("sleep", ms=max(0, ms)), returns=False),
             "signal": self._suspension(
                 lambda np, nl: Suspension(
                     "signal", self.read(np, nl).decode("utf-8", "replace"), timeout_ms=self._timeout_ms
-                )
+                ),
+                returns=True,
             ),
         }
         wasi_funcs = wasi.functions(self, host)

@@ -249,6 +249,30 @@ def history(store: ObjectStore, execution_id: str) -> list[HistoryRow]:
     return rows
 
 
+def snapshot_rows(store: ObjectStore, execution_id: str) -> list[dict[str, Any]]:
+    """One row per snapshot object: what it is, what it depends on, how big it is."""
+    rows = []
+    for obj, header in _headers(store, chains.list_snapshots(store, execution_id), SNAPSHOT_MAGIC):
+        meta = header.get("meta", {})
+        event = meta.get("event") or {}
+        rows.append(
+            {
+                "seq": header["seq"],
+                "key": obj.key,
+                "kind": header["kind"],
+                "bytes": obj.size,
+                "step": meta.get("step"),
+                "full_seq": header.get("full_seq"),
+                "base_seq": header.get("base_seq"),
+                "event": event.get("kind") or meta.get("status"),
+                "changed_chunks": event.get("changed_chunks"),
+                "at": event.get("at"),
+                "host": event.get("host"),
+            }
+        )
+    return rows
+
+
 def wait_until_settled(store: ObjectStore, execution_id: str, timeout: float, poll: float = 0.1) -> ExecutionStatus:
     """Poll until the execution is terminal or parked, or the timeout passes."""
     deadline = time.monotonic() + timeout

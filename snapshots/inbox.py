@@ -67,10 +67,20 @@ def delete(store: ObjectStore, key: str) -> None:
     store.delete(key)
 
 
+NOW = 0  # "look at it as soon as you can": new executions, signals, commands, hand-offs
+
+
 def mark_due(store: ObjectStore, execution_id: str, at_ms: int) -> str:
     key = keys.due(at_ms, execution_id)
     store.put(key, b"")
     return key
+
+
+def clear_due(store: ObjectStore, execution_id: str, *at_ms: int | None) -> None:
+    """Delete the entries this execution has at the given times (NOW and a timer, say)."""
+    for at in at_ms:
+        if at is not None:
+            store.delete(keys.due(at, execution_id))
 
 
 @dataclass(frozen=True)
@@ -89,10 +99,3 @@ def list_due(store: ObjectStore, now_ms: int | None = None) -> list[DueEntry]:
             break  # keys sort by time
         out.append(DueEntry(obj.key, at, execution_id))
     return out
-
-
-def clear_due(store: ObjectStore, execution_id: str, up_to_ms: int | None = None) -> None:
-    """Delete this execution's due entries (those at or before `up_to_ms` if given)."""
-    for entry in list_due(store, up_to_ms):
-        if entry.execution_id == execution_id:
-            store.delete(entry.key)

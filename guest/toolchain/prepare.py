@@ -19,7 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import wasmtime
@@ -108,12 +112,37 @@ def is_prepared(info: ModuleInfo) -> bool:
     return abi.PREPARED_SECTION in info.custom_sections
 
 
-def prepare(data: bytes, max_bytes: int = DEFAULT_MAX_MODULE_BYTES) -> PrepareReport:
-    """Return the snapshot-ready form of `data` (unchanged if it is prepared already)."""
+def prepare(data: bytes, max_bytes: int = DEFAULT_MAX_MODULE_BYTES, *, isolated: bool = False) -> PrepareReport:
+    """Return the snapshot-ready form of `data` (unchanged if it is prepared already).
+
+    With `isolated`, the checks run here and the Binaryen transform in a child process."""
     info = check_module(data, max_bytes)
     if is_prepared(info):
         return _report(data, info, already_prepared=True)
+    if isolated:
+        return _prepare_in_child(data)
+    return _transform(data)
 
+
+def _prepare_in_child(data: bytes) -> PrepareReport:
+    with tempfile.TemporaryDirectory(prefix="td-prepare-") as tmp:
+        src, dst = Path(tmp) / "in.wasm", Path(tmp) / "out.wasm"
+        src.write_bytes(data)
+        proc = subprocess.run(
+            [sys.executable, "-m", "guest.toolchain.prepare", str(src), str(dst)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if proc.returncode != 0 or not dst.is_file():
+            detail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
+            raise PrepareError("invalid", f"prepare failed: {detail[0]}")
+        out = dst.read_bytes()
+    return _report(out, inspect_module(out), already_prepared=False)
+
+
+def _transform(data: bytes) -> PrepareReport:
+    """The Binaryen part of prepare, on bytes that passed check_module."""
     with binaryen.session(data) as m:
         m.enable_features()
         m.run_passes(
@@ -153,3 +182,10 @@ def _report(data: bytes, info: ModuleInfo, already_prepared: bool) -> PrepareRep
         imports=[f"{i.module}.{i.name}" for i in info.imports],
         exports=[e.name for e in info.exports],
     )
+
+
+if __name__ == "__main__":  # python -m guest.toolchain.prepare IN OUT (what `isolated` runs)
+    try:
+        Path(sys.argv[2]).write_bytes(prepare(Path(sys.argv[1]).read_bytes()).wasm)
+    except PrepareError as e:
+        sys.exit(f"{e.kind}: {e}")
