@@ -175,14 +175,19 @@ class HeldLease:
         with self._lock:
             if not self.lost:
                 try:
-                    self.lease = leases.release(self.ctx.store, self.execution_id, self.lease)
+                    self.lease = self.ctx.retry(
+                        lambda: leases.release(self.ctx.store, self.execution_id, self.lease), "releasing the lease"
+                    )
                 except leases.LeaseLost:
                     self.lost = True
 
     def hand_off(self, to_host: str) -> None:
         with self._lock:
-            self.lease = leases.hand_off(
-                self.ctx.store, self.execution_id, self.lease, to_host, self.ctx.options.lease_ttl
+            self.lease = self.ctx.retry(
+                lambda: leases.hand_off(
+                    self.ctx.store, self.execution_id, self.lease, to_host, self.ctx.options.lease_ttl
+                ),
+                "handing the lease over",
             )
 
 
@@ -793,7 +798,8 @@ class Execution:
         """Hand the execution to another host at a committed point."""
         target = self.migrate_to
         assert target is not None and self.pending is not None
-        if self.pending["type"] == "wait" and not self.wait_committed:
+        if self.pending["type"] == "wait" and (not self.wait_committed or self.restored is not None):
+            # Commit the wait (and any restore not yet on record) so the next host starts from here.
             self._commit({"kind": "migrating", "name": self.pending["call"]["name"], "to": target})
             self.wait_committed = True
         self.held.hand_off(target)

@@ -222,7 +222,7 @@ def history(store: ObjectStore, execution_id: str) -> list[HistoryRow]:
     for obj, header in source:
         meta = header["meta"]
         event = dict(meta.get("event") or {})
-        new = _rows_from_event(int(meta.get("step", 0)), event)
+        new = _rows_from_event(int(event.get("step", meta.get("step", 0))), event)
         main = new[-1]
         if header.get("kind") in ("full", "delta"):
             main.seq, main.snapshot, main.snapshot_bytes = int(header["seq"]), header["kind"], obj.size

@@ -117,9 +117,11 @@ class Worker:
         with self._lock:
             mine = self.running.get(execution_id)
         if mine is not None:
-            # Ours and running: it reads its inbox at its next suspension point.
-            mine.poke()
-            self.ctx.store.delete(entry.key)
+            if mine.held.lease.owner == self.host_id:
+                # Ours and running: it reads its inbox at its next suspension point.
+                mine.poke()
+                self.ctx.store.delete(entry.key)
+            # else: just handed to another host; the entry is for that host
             return
         if self._skip_until.get(execution_id, 0) > time.monotonic():
             return
@@ -152,7 +154,8 @@ class Worker:
                 keys.validate_id(execution_id)
                 lease = leases.acquire(self.ctx.store, execution_id, self.host_id, self.ctx.options.lease_ttl)
             except leases.LeaseBusy as e:
-                self._skip_until[execution_id] = time.monotonic() + self.ctx.options.lease_ttl / 2
+                # Owned by a live host; look again soon (a hand-off to us may be under way).
+                self._skip_until[execution_id] = time.monotonic() + 4 * self.poll_interval
                 log.debug("%s: %s", self.host_id, e)
                 return False
             except keys.InvalidId:

@@ -74,10 +74,19 @@ def read(store: ObjectStore, execution_id: str) -> Lease | None:
 
 def _write(store: ObjectStore, execution_id: str, new: Lease, old: Lease | None) -> Lease:
     key = keys.lease(execution_id)
-    if old is None:
-        etag = store.put(key, new.to_json(), create_only=True)
-    else:
-        etag = store.put(key, new.to_json(), if_match=old.etag)
+    data = new.to_json()
+    try:
+        if old is None:
+            etag = store.put(key, data, create_only=True)
+        else:
+            etag = store.put(key, data, if_match=old.etag)
+    except PreconditionFailed:
+        # A retried write whose first attempt landed (the reply was lost) finds its own bytes:
+        # no other writer produces this owner, epoch, expiry and pid.
+        current = read(store, execution_id)
+        if current is None or current.to_json() != data:
+            raise
+        etag = current.etag
     return replace(new, etag=etag)
 
 

@@ -2,8 +2,9 @@
 
 Create-only writes send `If-None-Match: *`; compare-and-swap sends `If-Match`
 with the ETag (unquoted, as SeaweedFS wants it). Both answer 412 when the
-condition fails. Connection errors and 5xx answers become Unavailable, which
-callers retry with backoff - an execution pauses while its store is away.
+condition fails. Connection errors (also those while a body streams) and 5xx
+answers become Unavailable, which callers retry with backoff - an execution
+pauses while its store is away. A range past the end reads as b"", like a file.
 """
 
 from __future__ import annotations
@@ -58,17 +59,38 @@ class S3Store:
         except (EndpointConnectionError, ConnectionError, BotoCoreError) as e:
             raise Unavailable(f"{key}: {e}") from None
 
+    @staticmethod
+    def _read(key: str, resp: Any) -> bytes:
+        """The response body. It streams after get_object returns, so a connection that breaks
+        mid-body surfaces here - as transient as one that never opened."""
+        try:
+            return bytes(resp["Body"].read())
+        except BotoCoreError as e:
+            raise Unavailable(f"{key}: {e}") from None
+
     def get(self, key: str) -> bytes:
         resp = self._call(key, self.client.get_object, Key=self._k(key))
-        return bytes(resp["Body"].read())
+        return self._read(key, resp)
 
     def get_range(self, key: str, start: int, length: int) -> bytes:
-        resp = self._call(key, self.client.get_object, Key=self._k(key), Range=f"bytes={start}-{start + length - 1}")
-        return bytes(resp["Body"].read())
+        if length <= 0:  # "bytes=5-4" is no valid range; still say NotFound for a missing key
+            self._call(key, self.client.head_object, Key=self._k(key))
+            return b""
+        try:
+            resp = self._call(
+                key, self.client.get_object, Key=self._k(key), Range=f"bytes={start}-{start + length - 1}"
+            )
+        except ClientError as e:
+            # 416: the range starts at or past the end (any range of an empty object). Like a
+            # file read past EOF, that is no bytes, not an error.
+            if e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 416:
+                return b""
+            raise
+        return self._read(key, resp)
 
     def get_with_etag(self, key: str) -> tuple[bytes, str]:
         resp = self._call(key, self.client.get_object, Key=self._k(key))
-        return bytes(resp["Body"].read()), str(resp["ETag"]).strip('"')
+        return self._read(key, resp), str(resp["ETag"]).strip('"')
 
     def put(self, key: str, data: bytes, *, create_only: bool = False, if_match: str | None = None) -> str:
         kwargs: dict[str, Any] = {"Key": self._k(key), "Body": data}

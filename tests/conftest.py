@@ -30,8 +30,7 @@ GUESTS = {
     "trap": REPO / "tests" / "guests" / "trap.c",
     "hog": REPO / "tests" / "guests" / "hog.c",
     "spin": REPO / "tests" / "guests" / "spin.c",
-    "flaky": REPO / "tests" / "guests" / "flaky.c",
-    "waiter": REPO / "tests" / "guests" / "waiter.c",
+    "script": REPO / "tests" / "guests" / "script.c",
 }
 
 
@@ -96,3 +95,46 @@ def ledger_counts(path: Path) -> dict[str, int]:
             key = line.split()[0]
             counts[key] = counts.get(key, 0) + 1
     return counts
+
+
+# -- S3 (SeaweedFS) ------------------------------------------------------------------
+# One `weed mini` per session; every test that asks for `s3_url` gets a bucket of its own
+# and the AWS_* variables, so `open_store(url)` here and `cli()` subprocesses reach it.
+# Mark such tests `@pytest.mark.s3` (`-m "not s3"` leaves them out).
+
+import uuid  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+
+from s3server import SeaweedFS, weed_binary  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def seaweed() -> Iterator[SeaweedFS]:
+    """A running SeaweedFS for the whole session, stopped (and its temp dir removed) at the end."""
+    try:
+        weed_binary()
+    except RuntimeError as e:
+        pytest.skip(str(e))
+    server = SeaweedFS()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+def new_bucket(server: SeaweedFS, tag: str = "t") -> str:
+    """Create a fresh bucket (3-63 chars, lowercase) and return its name."""
+    name = f"td-{tag}-{uuid.uuid4().hex[:12]}"[:63].lower()
+    server.client().create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def s3_url(seaweed: SeaweedFS, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """`s3://<fresh bucket>`, with the credential/endpoint/region variables set for this test."""
+    if not seaweed.running:  # a test that stopped the server and failed before restarting it
+        seaweed.start()
+    for name, value in seaweed.env().items():
+        monkeypatch.setenv(name, value)
+    yield f"s3://{new_bucket(seaweed)}"

@@ -7,6 +7,9 @@ import time
 from pathlib import Path
 
 from conftest import ACTIVITIES, TEST_ACTIVITIES, cli, cli_bg, kill9, wait_for
+from runtime.observe import describe
+from snapshots.file import FileStore
+from snapshots.records import UnknownExecution
 
 ACTS = ["-a", ACTIVITIES, "-a", TEST_ACTIVITIES]
 
@@ -173,8 +176,16 @@ def test_retries_survive_a_sigkill_between_attempts(wasm: dict[str, Path], tmp_p
         "500",
         TD_LEDGER=str(ledger),
     )
-    wait_for(lambda: ledger.exists() and len(ledger.read_text().splitlines()) >= 2, what="two attempts")
-    kill9(proc)  # parked between attempt 2 and 3
+    store_ = FileStore(store)
+
+    def waiting_for_attempt_3() -> bool:
+        try:
+            return (describe(store_, "f").waiting or {}).get("attempt") == 3
+        except UnknownExecution:
+            return False
+
+    wait_for(waiting_for_attempt_3, what="attempt 2's failure committed")
+    kill9(proc)  # between attempt 2 and 3, with both failures on record
     r = cli("resume", "f", "--store", str(store), *ACTS, "--park-after", "500", TD_LEDGER=str(ledger))
     assert r.returncode == 0 and r.stdout == "call test.flaky = ok after 4 attempts\n", r.stderr
     attempts = [int(line.split()[1]) for line in ledger.read_text().splitlines()]
