@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from hosts import Host
 
@@ -82,6 +83,13 @@ def test_migrate_mid_run_and_back(hosts, wasm: dict[str, Path], tmp_path: Path, 
     assert {r["host"] for r in rows if r["kind"] == "activity"} >= {"host-a", "host-b"}
     if example == "deep_state":
         assert [m["name"] for m in moves] == ["host-a -> host-b", "host-b -> host-a"]
+        metrics = httpx.get(f"{a.url}/metrics").text
+        values = dict(line.rsplit(" ", 1) for line in metrics.splitlines() if line and not line.startswith("#"))
+        assert float(values["tardigrade_steps_total"]) > 0
+        assert float(values['tardigrade_migrations_total{direction="in"}']) >= 1
+        assert float(values["tardigrade_restores_total"]) >= 1
+        assert float(values["tardigrade_snapshot_persist_seconds_count"]) > 0
+        assert float(values['tardigrade_executions{status="completed"}']) >= 1
 
 
 def test_a_killed_host_is_replaced_after_its_lease_expires(hosts, wasm: dict[str, Path], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -177,3 +185,19 @@ def test_signals_and_cancel_over_http(hosts, wasm: dict[str, Path]) -> None:  # 
     a.client.cancel("ap2")
     wait_for(lambda: a.client.status("ap2")["status"] == "cancelled", what="cancellation of a parked execution")
     assert '"status":"withdrawn"' in a.client.status("ap2")["output"]
+
+
+def test_a_host_runs_many_executions_at_once_up_to_its_cap(hosts, wasm: dict[str, Path]) -> None:  # type: ignore[no-untyped-def]
+    a = hosts["start"]("host-a", "--max-concurrency", "2")
+    module = a.client.upload_module(wasm["script"].read_bytes())["id"]
+    for i in range(5):
+        a.client.start(module, id=f"c{i}", input="sleep:700 call:echo:x")  # short sleeps stay in memory
+    peak = 0
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        peak = max(peak, len(a.state()["running"]))
+        if all(a.client.status(f"c{i}")["status"] == "completed" for i in range(5)):
+            break
+        time.sleep(0.05)
+    assert all(a.client.status(f"c{i}")["status"] == "completed" for i in range(5))
+    assert peak == 2  # ran two at once, never more
