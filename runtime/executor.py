@@ -39,7 +39,7 @@ from runtime.clock import Clock
 from runtime.engine import Engine
 from runtime.instance import Exited, GuestInstance, GuestTrap, Suspension
 from snapshots import chain as chains
-from snapshots import inbox, keys, leases
+from snapshots import inbox, keys, leases, retention
 from snapshots.delta import chunk_hashes
 from snapshots.format import JournalRecord, Snapshot
 from snapshots.journal import read_journal
@@ -84,6 +84,7 @@ class HostOptions:
     compaction: chains.CompactionPolicy = field(default_factory=chains.CompactionPolicy)
     clock: Clock = field(default_factory=Clock)
     store_retry_deadline: float = 300.0  # how long a step waits for an unreachable store
+    retain_chains: int = 2  # after a new full image, older chains are archived into history and deleted
 
 
 @dataclass
@@ -697,6 +698,8 @@ class Execution:
         encoded = time.perf_counter()
         self._put_create_only(keys.snap(self.id, enc.snapshot.seq), enc.data)
         self.writer.advance(enc)
+        if enc.snapshot.kind == "full" and enc.snapshot.seq > 1 and self.opts.retain_chains > 0:
+            self._prune_in_background()
         event.update(
             seq=enc.snapshot.seq,
             snapshot=enc.snapshot.kind,
@@ -705,6 +708,19 @@ class Execution:
             encode_ms=round((encoded - t0) * 1000, 3),
             persist_ms=round((time.perf_counter() - t0) * 1000, 3),
         )
+
+    def _prune_in_background(self) -> None:
+        """Retention must not slow a step down; a prune that dies half-way is redone next time."""
+
+        def work() -> None:
+            try:
+                report = retention.prune(self.ctx.store, self.id, self.opts.retain_chains)
+                if report.deleted:
+                    log.info("%s: pruned %d snapshot objects into %s", self.id, report.deleted, report.archive)
+            except Exception:
+                log.exception("%s: pruning old snapshots failed", self.id)
+
+        threading.Thread(target=work, name=f"prune-{self.id}", daemon=True).start()
 
     def _commit_journal(self, event: dict[str, Any]) -> None:
         t0 = time.perf_counter()

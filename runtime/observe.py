@@ -17,6 +17,7 @@ from snapshots import chain as chains
 from snapshots import keys, leases
 from snapshots.format import HEADER_PROBE, JOURNAL_MAGIC, SNAPSHOT_MAGIC, Snapshot, decode_header
 from snapshots.records import ExecutionRecord, read_execution
+from snapshots.retention import archived
 from snapshots.store import CorruptObject, NotFound, ObjectInfo, ObjectStore
 
 STATUSES = ("pending", "running", "parked", "completed", "failed", "cancelled")
@@ -210,7 +211,7 @@ def _headers(store: ObjectStore, objs: list[ObjectInfo], magic: bytes) -> list[t
 def history(store: ObjectStore, execution_id: str) -> list[HistoryRow]:
     """Every committed step, with restores, migrations and the end, oldest first."""
     record: ExecutionRecord = read_execution(store, execution_id)
-    snaps = _headers(store, chains.list_snapshots(store, execution_id), SNAPSHOT_MAGIC)
+    snaps = archived(store, execution_id) + _headers(store, chains.list_snapshots(store, execution_id), SNAPSHOT_MAGIC)
     journal = _headers(store, list(store.list(keys.journal_prefix(execution_id))), JOURNAL_MAGIC)
     rows: list[HistoryRow] = []
     by_journal_seq: dict[int, tuple[ObjectInfo, dict[str, Any]]] = {}
