@@ -36,6 +36,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts hold URLs like s3://bucket[/prefix], not markup
 )
 # Wide enough for tables when stdout is a pipe (rich would assume 80 columns).
 err = Console(stderr=True, highlight=False, soft_wrap=True)

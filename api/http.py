@@ -282,4 +282,13 @@ def create_app(
     def index() -> str:
         return resources.files("api").joinpath("web/index.html").read_text(encoding="utf-8")
 
+    web_files = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
+
+    @app.get("/web/{name}", include_in_schema=False)
+    def web_file(name: str) -> Response:
+        if name not in web_files:  # a fixed whitelist: no paths, nothing else from the package
+            raise ApiError(404, f"no web file {name!r}")
+        body = resources.files("api").joinpath("web", name).read_bytes()
+        return Response(body, media_type=web_files[name], headers={"Cache-Control": "no-cache"})
+
     return app

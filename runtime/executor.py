@@ -359,7 +359,7 @@ class Execution:
         self.instance = GuestInstance(self.ctx.engine, module, self)
         pristine = self.ctx.pristine(self.record.module, self.instance)
         self.writer = chains.SnapshotWriter(self.id, self.record.module, pristine, self.opts.compaction)
-        info: dict[str, Any] = {"host": self.opts.host_id}
+        info: dict[str, Any] = {"host": self.opts.host_id, "at": time.time()}
         if latest:
             t_fetch = time.perf_counter()
             loaded = self.ctx.retry(lambda: chains.load_chain(store, self.id, latest), "reading snapshots")
@@ -593,6 +593,9 @@ class Execution:
 
     def _park(self) -> Outcome:
         assert self.pending is not None
+        if self.restored is not None and self.restored.get("migrated_from") and self.instance is not None:
+            # Moved here while parked: record the move before parking again.
+            self._commit({"kind": "parked", "name": self.pending["call"]["name"], "until": self.pending.get("until")})
         until = self.pending.get("until")
         if until is not None:
             self.ctx.retry(lambda: inbox.mark_due(self.ctx.store, self.id, int(until)), "writing the due index")

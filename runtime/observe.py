@@ -168,6 +168,7 @@ def _rows_from_event(step: int, event: dict[str, Any]) -> list[HistoryRow]:
     rows = []
     restored = event.get("restored")
     if restored:
+        when = restored.get("at", event.get("at"))  # the restore's own time, not the next step's
         if restored.get("migrated_from"):
             rows.append(
                 HistoryRow(
@@ -175,7 +176,7 @@ def _rows_from_event(step: int, event: dict[str, Any]) -> list[HistoryRow]:
                     "migrated",
                     name=f"{restored['migrated_from']} -> {restored.get('host')}",
                     host=restored.get("host"),
-                    at=event.get("at"),
+                    at=when,
                     detail={"pause_ms": restored.get("pause_ms")},
                 )
             )
@@ -184,8 +185,8 @@ def _rows_from_event(step: int, event: dict[str, Any]) -> list[HistoryRow]:
                 step,
                 "restored",
                 host=restored.get("host"),
-                at=event.get("at"),
-                detail={k: v for k, v in restored.items() if k not in ("host", "migrated_from", "pause_ms")},
+                at=when,
+                detail={k: v for k, v in restored.items() if k not in ("host", "migrated_from", "pause_ms", "at")},
             )
         )
     row = HistoryRow(step, str(event.get("kind", "?")))

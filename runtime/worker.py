@@ -22,10 +22,12 @@ from concurrent.futures import ThreadPoolExecutor
 from runtime.executor import Execution, HeldLease, HostContext, Outcome, open_execution
 from runtime.hosting import LeaseKeeper
 from snapshots import inbox, keys, leases
-from snapshots.records import HostRecord, UnknownExecution, list_hosts
+from snapshots.records import HostRecord, UnknownExecution, list_execution_ids, list_hosts
 from snapshots.store import StoreError
 
 log = logging.getLogger("tardigrade.worker")
+
+LEASE_SWEEP_TTLS = 10  # lease lifetimes between two passes over every execution's lease
 
 
 class Worker:
@@ -51,6 +53,7 @@ class Worker:
         self._thread = threading.Thread(target=self._loop, name="worker", daemon=True)
         self._last_heartbeat = 0.0
         self._last_sweep = 0.0
+        self._last_lease_sweep = time.time()
         self._started_at = time.time()
         self._skip_until: dict[str, float] = {}  # executions owned by live hosts: look again later
 
@@ -98,6 +101,9 @@ class Worker:
         if now - self._last_sweep >= self.ctx.options.lease_ttl / 2:
             self._last_sweep = now
             self._sweep_dead_hosts()
+        if now - self._last_lease_sweep >= LEASE_SWEEP_TTLS * self.ctx.options.lease_ttl:
+            self._last_lease_sweep = now
+            self._sweep_expired_leases()
 
     def _heartbeat(self) -> None:
         record = HostRecord(
@@ -139,6 +145,19 @@ class Worker:
             if now - host.heartbeat_at > 10 * host.ttl and not host.executions:
                 self.ctx.store.delete(keys.host(host.host_id))  # long gone, nothing left to adopt
 
+    def _sweep_expired_leases(self) -> None:
+        """The safety net: any execution whose owner let its lease expire and is gone.
+
+        Heartbeats list what a host runs, but a host can die between taking a lease and its
+        next heartbeat. This slow pass (every LEASE_SWEEP_TTLS lease lifetimes) reads every
+        execution's lease, so no execution can stay orphaned.
+        """
+        alive = {h.host_id for h in list_hosts(self.ctx.store) if h.alive()}
+        for execution_id in list_execution_ids(self.ctx.store):
+            lease = leases.read(self.ctx.store, execution_id)
+            if lease is not None and lease.owner is not None and lease.expired() and lease.owner not in alive:
+                self.claim(execution_id)
+
     # -- claiming and running ------------------------------------------------------------
 
     def claim(self, execution_id: str) -> bool:
@@ -169,6 +188,7 @@ class Worker:
             with self._lock:
                 self.running[execution_id] = execution
             self._keeper.add(held)
+            self._heartbeat()  # list it at once: a crash from here on leaves it adoptable
             self._pool.submit(self._run, execution)
             return True
         finally:

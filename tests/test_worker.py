@@ -1,0 +1,40 @@
+"""The worker's safety net: an execution whose owner vanished without a trace is still adopted."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from pathlib import Path
+
+from engine_helpers import _engine, registry
+from runtime.executor import HostContext, HostOptions
+from runtime.observe import describe
+from runtime.worker import LEASE_SWEEP_TTLS, Worker
+from snapshots import keys, leases
+from snapshots.file import FileStore
+from snapshots.records import ExecutionRecord, create_execution
+
+
+def test_an_orphan_no_heartbeat_mentions_is_adopted(wasm: dict[str, Path], tmp_path: Path) -> None:
+    store = FileStore(tmp_path / "s")
+    data = wasm["order_fulfillment"].read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    store.put(keys.module(sha), data)
+    create_execution(store, ExecutionRecord("orphan", sha, base64.b64encode(b"order-1").decode()))
+    # A host took the lease and died before any heartbeat listed the execution: no due entry,
+    # no host record, only an expired lease.
+    ghost = leases.Lease(owner="ghost", epoch=1, expires_at=time.time() - 1)
+    store.put(keys.lease("orphan"), ghost.to_json(), create_only=True)
+
+    ttl = 0.3
+    worker = Worker(HostContext(store, _engine, registry(), HostOptions("rescuer", lease_ttl=ttl)), poll_interval=0.05)
+    worker.start()
+    try:
+        deadline = time.monotonic() + LEASE_SWEEP_TTLS * ttl + 15
+        while describe(store, "orphan").status != "completed" and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        worker.stop()
+    st = describe(store, "orphan")
+    assert st.status == "completed" and '"order":"order-1"' in (st.output or "")
