@@ -63,6 +63,9 @@ ServerOpt = Annotated[
 ParkAfterOpt = Annotated[int, typer.Option("--park-after", help="Park sleeps and backoffs longer than this (ms).")]
 MaxMemoryOpt = Annotated[int, typer.Option("--max-memory", help="Guest memory limit (MiB).")]
 FuelOpt = Annotated[int, typer.Option("--fuel", help="Instructions a guest may run between two host calls.")]
+DetachOpt = Annotated[bool, typer.Option("--detach", help="Return once the execution parks.")]
+VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="Print every step.")]
+QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Do not echo the guest's log.")]
 
 T = TypeVar("T")
 
@@ -224,10 +227,10 @@ def run_cmd(
     park_after: ParkAfterOpt = 1000,
     max_memory: MaxMemoryOpt = 512,
     fuel: FuelOpt = DEFAULT_FUEL_PER_SEGMENT,
-    detach: Annotated[bool, typer.Option("--detach", help="Return once the execution parks.")] = False,
+    detach: DetachOpt = False,
     as_json: JsonOpt = False,
-    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Print every step.")] = False,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Do not echo the guest's log.")] = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Run a workflow to completion on this machine; its output goes to stdout."""
     if input is not None and input_file is not None:
@@ -244,8 +247,7 @@ def run_cmd(
     ctx = _context(
         st, activities, park_after_ms=park_after, max_memory_mb=max_memory, fuel=fuel, verbose=verbose, quiet=quiet
     )
-    outcome = _guard(lambda: drive_local(ctx, id, detach=detach, on_parked=_on_parked))
-    _report(st, outcome, as_json)
+    _report(st, _guard(lambda: drive_local(ctx, id, detach=detach, on_parked=_on_parked)), as_json)
 
 
 @app.command("resume")
@@ -257,23 +259,18 @@ def resume_cmd(
     park_after: ParkAfterOpt = 1000,
     max_memory: MaxMemoryOpt = 512,
     fuel: FuelOpt = DEFAULT_FUEL_PER_SEGMENT,
-    detach: Annotated[bool, typer.Option("--detach", help="Return once the execution parks.")] = False,
+    detach: DetachOpt = False,
     as_json: JsonOpt = False,
-    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Print every step.")] = False,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Do not echo the guest's log.")] = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Restore an execution from its latest snapshot in this process and continue it."""
     st = _store(store, s3_endpoint)
-    status = _guard(lambda: describe(st, id))
-    if status.status in ("completed", "failed", "cancelled"):
-        err.print(f"{id} has already {status.status}")
-        _report(st, Outcome(id, status.status, status.error, output=(status.output or "").encode()), as_json)
-        return
+    _guard(lambda: describe(st, id))  # unknown ids end here, before any lease is written
     ctx = _context(
         st, activities, park_after_ms=park_after, max_memory_mb=max_memory, fuel=fuel, verbose=verbose, quiet=quiet
     )
-    outcome = _guard(lambda: drive_local(ctx, id, detach=detach, on_parked=_on_parked))
-    _report(st, outcome, as_json)
+    _report(st, _guard(lambda: drive_local(ctx, id, detach=detach, on_parked=_on_parked)), as_json)
 
 
 @app.command("status")

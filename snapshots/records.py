@@ -6,13 +6,28 @@ import base64
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from snapshots import keys
 from snapshots.store import NotFound, ObjectStore, PreconditionFailed
 
 Mode = Literal["snapshot", "replay", "hybrid"]
 MODES: tuple[str, ...] = ("snapshot", "replay", "hybrid")
+
+
+class _JsonRecord:
+    """A dataclass stored as one JSON document; unknown fields are ignored (newer writers)."""
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), sort_keys=True).encode()  # type: ignore[call-overload]
+
+    @classmethod
+    def from_json(cls: type[R], data: bytes) -> R:
+        raw: dict[str, Any] = json.loads(data)
+        return cls(**{k: raw[k] for k in cls.__dataclass_fields__ if k in raw})  # type: ignore[attr-defined]
+
+
+R = TypeVar("R", bound=_JsonRecord)
 
 
 class ExecutionConflict(Exception):
@@ -26,7 +41,7 @@ class UnknownExecution(LookupError):
 
 
 @dataclass(frozen=True)
-class ExecutionRecord:
+class ExecutionRecord(_JsonRecord):
     id: str
     module: str  # sha256 of the prepared module
     input_b64: str = ""
@@ -44,14 +59,6 @@ class ExecutionRecord:
         mine.pop("created_at")
         theirs.pop("created_at")
         return mine == theirs
-
-    def to_json(self) -> bytes:
-        return json.dumps(asdict(self), sort_keys=True).encode()
-
-    @classmethod
-    def from_json(cls, data: bytes) -> ExecutionRecord:
-        raw: dict[str, Any] = json.loads(data)
-        return cls(**{k: raw[k] for k in cls.__dataclass_fields__ if k in raw})
 
 
 def create_execution(store: ObjectStore, record: ExecutionRecord) -> tuple[ExecutionRecord, bool]:
@@ -87,7 +94,7 @@ def list_execution_ids(store: ObjectStore) -> list[str]:
 
 
 @dataclass
-class HostRecord:
+class HostRecord(_JsonRecord):
     host_id: str
     url: str = ""
     started_at: float = field(default_factory=time.time)
@@ -98,14 +105,6 @@ class HostRecord:
 
     def alive(self, now: float | None = None) -> bool:
         return (now or time.time()) - self.heartbeat_at <= self.ttl
-
-    def to_json(self) -> bytes:
-        return json.dumps(asdict(self), sort_keys=True).encode()
-
-    @classmethod
-    def from_json(cls, data: bytes) -> HostRecord:
-        raw: dict[str, Any] = json.loads(data)
-        return cls(**{k: raw[k] for k in cls.__dataclass_fields__ if k in raw})
 
 
 def list_hosts(store: ObjectStore) -> list[HostRecord]:
