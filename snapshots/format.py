@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import struct
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -29,16 +30,27 @@ _PREFIX = struct.Struct(">8sI")
 _TRAILER = struct.Struct(">Q")
 HEADER_PROBE = 16 * 1024  # bytes to read when only the header is wanted
 
-_compressor = zstandard.ZstdCompressor(level=1)
+# zstandard's (de)compressor objects must not be shared between threads: one of each per thread.
+_local = threading.local()
+
+
+def _compressor() -> zstandard.ZstdCompressor:
+    c = getattr(_local, "compressor", None)
+    if c is None:
+        c = _local.compressor = zstandard.ZstdCompressor(level=1)
+    return c
 
 
 def _zstd() -> zstandard.ZstdDecompressor:
-    return zstandard.ZstdDecompressor()
+    d = getattr(_local, "decompressor", None)
+    if d is None:
+        d = _local.decompressor = zstandard.ZstdDecompressor()
+    return d
 
 
 def encode_container(magic: bytes, header: dict[str, Any], body_parts: list[bytes]) -> bytes:
     raw_len = sum(len(p) for p in body_parts)
-    body = _compressor.compress(b"".join(body_parts)) if raw_len else b""
+    body = _compressor().compress(b"".join(body_parts)) if raw_len else b""
     header = dict(header, body={"raw": raw_len, "stored": len(body)})
     head = json.dumps(header, separators=(",", ":")).encode()
     out = bytearray(_PREFIX.pack(magic, len(head)))

@@ -38,3 +38,24 @@ def test_an_orphan_no_heartbeat_mentions_is_adopted(wasm: dict[str, Path], tmp_p
         worker.stop()
     st = describe(store, "orphan")
     assert st.status == "completed" and '"order":"order-1"' in (st.output or "")
+
+
+def test_many_executions_at_once_in_one_process(wasm: dict[str, Path], tmp_path: Path) -> None:
+    """Threads share the engine, the registry and the store; each execution must come out right."""
+    import threading
+
+    from engine_helpers import start
+
+    outputs: dict[int, bytes] = {}
+
+    def one(i: int) -> None:
+        out = start(tmp_path / "s", wasm["bench"], f"t{i}", "steps=150 mem=4 pages=8 fill=random")
+        outputs[i] = out.output if out.status == "completed" else out.detail.encode()
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert len(outputs) == 8 and len(set(outputs.values())) == 1, outputs  # same guest, same input: same output
+    assert next(iter(outputs.values())).startswith(b"steps=150 checksum=")
