@@ -155,6 +155,7 @@ class Restored:
     path_states: dict[int, dict[str, RegionState]]  # chain position -> region states
     path_sizes: dict[int, int]
     path_streams: dict[int, dict[str, int]]  # chain position -> stream lengths
+    hashers: dict[str, Hasher]  # seeded with the restored regions, for the next snapshot
 
 
 def apply_chain(
@@ -195,14 +196,18 @@ def apply_chain(
         sizes[snap.seq - full_seq] = size
         streams[snap.seq - full_seq] = dict(stream_lens)
     last = loaded.latest
+    hashers = {}
     for name, region in last.regions.items():
-        actual = RegionState(chunk_hashes(targets[name][: region.size]))
+        view = targets[name][: region.size]
+        actual = RegionState(chunk_hashes(view))  # hashed from memory: proves the bytes really landed
         if actual.digest != region.digest:
             raise CorruptObject(
                 keys.snap(execution_id, last.seq),
                 f"restored region {name} has digest {actual.digest}, the snapshot recorded {region.digest}",
             )
-    return Restored(states, sizes, streams)
+        hashers[name] = Hasher()
+        hashers[name].seed(view, actual.hashes)
+    return Restored(states, sizes, streams, hashers)
 
 
 @dataclass
@@ -324,4 +329,5 @@ class SnapshotWriter:
             restored.path_states,
             restored.path_sizes,
             restored.path_streams,
+            restored.hashers,
         )
