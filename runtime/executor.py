@@ -182,11 +182,11 @@ class HeldLease:
                 except leases.LeaseLost:
                     self.lost = True
 
-    def hand_off(self, to_host: str) -> None:
+    def hand_off(self, to_host: str, since: float) -> None:
         with self._lock:
             self.lease = self.ctx.retry(
                 lambda: leases.hand_off(
-                    self.ctx.store, self.execution_id, self.lease, to_host, self.ctx.options.lease_ttl
+                    self.ctx.store, self.execution_id, self.lease, to_host, self.ctx.options.lease_ttl, since
                 ),
                 "handing the lease over",
             )
@@ -815,13 +815,14 @@ class Execution:
 
     def _migrate(self) -> Outcome:
         """Hand the execution to another host at a committed point."""
+        stopped = time.time()  # the guest runs no more here: the pause starts
         target = self.migrate_to
         assert target is not None and self.pending is not None
         if self.pending["type"] == "wait" and (not self.wait_committed or self.restored is not None):
             # Commit the wait (and any restore not yet on record) so the next host starts from here.
             self._commit({"kind": "migrating", "name": self.pending["call"]["name"], "to": target})
             self.wait_committed = True
-        self.held.hand_off(target)
+        self.held.hand_off(target, stopped)
         self.ctx.retry(lambda: inbox.mark_due(self.ctx.store, self.id, inbox.NOW), "writing the due index")
         self.instance = None
         self.ctx.on_event(self.id, {"kind": "migrated", "to": target, "step": self._call_step()})

@@ -30,6 +30,7 @@ import xxhash
 from snapshots import keys
 from snapshots.delta import (
     CHUNK,
+    SUPER,
     ZERO_CHUNK_HASH,
     Hasher,
     RegionState,
@@ -37,6 +38,8 @@ from snapshots.delta import (
     chunk_hashes,
     gather,
     scatter,
+    super_digest,
+    super_hashes,
     to_ranges,
 )
 from snapshots.format import Region, Snapshot
@@ -196,17 +199,23 @@ def apply_chain(
         sizes[snap.seq - full_seq] = size
         streams[snap.seq - full_seq] = dict(stream_lens)
     last = loaded.latest
+    key = keys.snap(execution_id, last.seq)
     hashers = {}
     for name, region in last.regions.items():
         view = targets[name][: region.size]
-        actual = RegionState(chunk_hashes(view))  # hashed from memory: proves the bytes really landed
-        if actual.digest != region.digest:
-            raise CorruptObject(
-                keys.snap(execution_id, last.seq),
-                f"restored region {name} has digest {actual.digest}, the snapshot recorded {region.digest}",
-            )
+        applied = states[last.seq - full_seq][name]  # hashes of the bytes the chain wrote
+        if applied.digest != region.digest:
+            raise CorruptObject(key, f"region {name} rebuilds to digest {applied.digest}, recorded {region.digest}")
+        # Then memory itself, in 64 KiB super-chunks: proves the bytes really landed where they belong.
+        supers = super_hashes(view) if region.super_digest else None
+        if supers is None or super_digest(supers) != region.super_digest:
+            actual = RegionState(chunk_hashes(view))
+            if actual.digest != region.digest:
+                raise CorruptObject(key, f"restored region {name} has digest {actual.digest}, recorded {region.digest}")
+            supers = super_hashes(view) if region.size % SUPER == 0 else None
         hashers[name] = Hasher()
-        hashers[name].seed(view, actual.hashes)
+        if supers is not None:
+            hashers[name].seed(supers, applied.hashes)
     return Restored(states, sizes, streams, hashers)
 
 
@@ -270,12 +279,13 @@ class SnapshotWriter:
         regions, parts, states = {}, [], {}
         changed_chunks = 0
         for name, view in views.items():
-            hashes = self.hashers.setdefault(name, Hasher()).hashes(view)
+            hasher = self.hashers.setdefault(name, Hasher())
+            hashes = hasher.hashes(view)
             base = self.pristine.get(name, array("Q")) if full else base_states[name].hashes
             runs = to_ranges(changed(hashes, base, ZERO_CHUNK_HASH))
             parts.append(gather(view, runs))
             states[name] = RegionState(hashes)
-            regions[name] = Region(len(view), runs, states[name].digest)
+            regions[name] = Region(len(view), runs, states[name].digest, hasher.super_digest)
             changed_chunks += sum(c for _, c in runs)
         snap = Snapshot(
             seq=seq,

@@ -43,6 +43,16 @@ def changed(new: array, old: array, default: int = ZERO_CHUNK_HASH) -> list[int]
     return [int(i) for i in np.concatenate((out, tail))]
 
 
+def super_hashes(view: memoryview) -> np.ndarray:
+    """xxh3-64 of every 64 KiB super-chunk (the region's length is a multiple of 64 KiB)."""
+    n = len(view)
+    return np.fromiter((_hash(view[i : i + SUPER]) for i in range(0, n, SUPER)), dtype=np.uint64, count=n // SUPER)
+
+
+def super_digest(supers: np.ndarray) -> str:
+    return xxhash.xxh3_64_hexdigest(supers.tobytes())
+
+
 class Hasher:
     """Chunk hashes of one region, kept up to date cheaply between calls.
 
@@ -54,23 +64,22 @@ class Hasher:
         self._super = np.zeros(0, dtype=np.uint64)
         self._chunks = array("Q")
 
-    def seed(self, view: memoryview, hashes: array) -> None:
-        """Start from a region whose chunk hashes are known (a verified restore): no full rehash later."""
-        n = len(view)
-        if n % SUPER or len(hashes) * CHUNK != n:
-            return  # no shortcut: the first call hashes everything
-        self._super = np.fromiter(
-            (_hash(view[i : i + SUPER]) for i in range(0, n, SUPER)), dtype=np.uint64, count=n // SUPER
-        )
+    def seed(self, supers: np.ndarray, hashes: array) -> None:
+        """Start from a region whose hashes are known (a verified restore): no full rehash later."""
+        self._super = supers
         self._chunks = array("Q", hashes)
+
+    @property
+    def super_digest(self) -> str:
+        """Digest of the super-chunk hashes of the last `hashes` call ("" if the region was not page-sized)."""
+        return super_digest(self._super) if len(self._super) else ""
 
     def hashes(self, view: memoryview) -> array:
         n = len(view)
         if n % SUPER:
+            self._super = np.zeros(0, dtype=np.uint64)
             return chunk_hashes(view)  # not page-sized: no shortcut
-        supers = np.fromiter(
-            (_hash(view[i : i + SUPER]) for i in range(0, n, SUPER)), dtype=np.uint64, count=n // SUPER
-        )
+        supers = super_hashes(view)
         old = self._super
         common = min(len(old), len(supers))
         dirty = np.flatnonzero(supers[:common] != old[:common]).tolist() + list(range(common, len(supers)))

@@ -48,10 +48,23 @@ def _zstd() -> zstandard.ZstdDecompressor:
     return d
 
 
+SAMPLE = 256 * 1024  # bodies larger than this are compressed only if a sample of this size compresses
+
+
+def _encode_body(raw: bytes) -> tuple[bytes, str]:
+    """zstd, unless the data does not compress (a random-filled heap, say): then raw, saving both ways."""
+    if not raw:
+        return b"", "none"
+    if len(raw) > 4 * SAMPLE and len(_compressor().compress(raw[:SAMPLE])) > 0.9 * SAMPLE:
+        return raw, "none"
+    packed = _compressor().compress(raw)
+    return (raw, "none") if len(packed) >= 0.97 * len(raw) else (packed, "zstd")
+
+
 def encode_container(magic: bytes, header: dict[str, Any], body_parts: list[bytes]) -> bytes:
-    raw_len = sum(len(p) for p in body_parts)
-    body = _compressor().compress(b"".join(body_parts)) if raw_len else b""
-    header = dict(header, body={"raw": raw_len, "stored": len(body)})
+    raw = b"".join(body_parts)
+    body, codec = _encode_body(raw)
+    header = dict(header, body={"raw": len(raw), "stored": len(body), "codec": codec})
     head = json.dumps(header, separators=(",", ":")).encode()
     out = bytearray(_PREFIX.pack(magic, len(head)))
     out += head
@@ -78,8 +91,8 @@ def decode_header(key: str, data: bytes, magic: bytes) -> dict[str, Any] | int:
     return header
 
 
-def decode_container(key: str, data: bytes, magic: bytes) -> tuple[dict[str, Any], bytes]:
-    """Verify the checksum and return (header, decompressed body)."""
+def decode_container(key: str, data: bytes, magic: bytes) -> tuple[dict[str, Any], bytes | memoryview]:
+    """Verify the checksum and return (header, decompressed body); a raw body is a view, not a copy."""
     if len(data) < _PREFIX.size + _TRAILER.size:
         raise CorruptObject(key, f"{len(data)} bytes is too short")
     (want,) = _TRAILER.unpack_from(data, len(data) - _TRAILER.size)
@@ -91,12 +104,16 @@ def decode_container(key: str, data: bytes, magic: bytes) -> tuple[dict[str, Any
         raise CorruptObject(key, "header runs past the end of the object")
     _, head_len = _PREFIX.unpack_from(data)
     start = _PREFIX.size + head_len
-    stored = data[start : len(data) - _TRAILER.size]
+    stored = memoryview(data)[start : len(data) - _TRAILER.size]
     sizes = header.get("body", {})
     if len(stored) != sizes.get("stored"):
         raise CorruptObject(key, f"body is {len(stored)} bytes, header says {sizes.get('stored')}")
     if not stored:
         return header, b""
+    if sizes.get("codec", "zstd") == "none":
+        if len(stored) != sizes["raw"]:
+            raise CorruptObject(key, f"raw body is {len(stored)} bytes, header says {sizes['raw']}")
+        return header, stored
     try:
         body = _zstd().decompress(stored, max_output_size=sizes["raw"])
     except zstandard.ZstdError as e:
@@ -106,7 +123,9 @@ def decode_container(key: str, data: bytes, magic: bytes) -> tuple[dict[str, Any
     return header, body
 
 
-def _split(key: str, body: bytes, names: list[str], sizes: list[int]) -> tuple[dict[str, bytes], memoryview]:
+def _split(
+    key: str, body: bytes | memoryview, names: list[str], sizes: list[int]
+) -> tuple[dict[str, bytes], memoryview]:
     view = memoryview(body)
     blobs: dict[str, bytes] = {}
     pos = 0
@@ -125,6 +144,7 @@ class Region:
     size: int  # bytes, after this snapshot
     runs: list[list[int]]  # chunk runs carried in this object, [start, count]
     digest: str  # digest of the whole region's chunk hashes after applying this snapshot
+    super_digest: str = ""  # digest of its 64 KiB super-chunk hashes: a cheap check of restored memory
 
 
 SnapshotKind = Literal["full", "delta", "terminal"]
@@ -149,7 +169,10 @@ class Snapshot:
             "kind": self.kind,
             "full_seq": self.full_seq,
             "base_seq": self.base_seq,
-            "regions": {n: {"size": r.size, "runs": r.runs, "digest": r.digest} for n, r in self.regions.items()},
+            "regions": {
+                n: {"size": r.size, "runs": r.runs, "digest": r.digest, "super_digest": r.super_digest}
+                for n, r in self.regions.items()
+            },
             "blobs": [[n, len(b)] for n, b in self.blobs.items()],
             "meta": self.meta,
         }
@@ -165,7 +188,9 @@ class Snapshot:
                 full_seq=header["full_seq"],
                 base_seq=header.get("base_seq"),
                 regions={
-                    n: Region(int(r["size"]), [list(x) for x in r["runs"]], str(r["digest"]))
+                    n: Region(
+                        int(r["size"]), [list(x) for x in r["runs"]], str(r["digest"]), str(r.get("super_digest", ""))
+                    )
                     for n, r in header["regions"].items()
                 },
                 meta=dict(header["meta"]),

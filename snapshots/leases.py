@@ -134,11 +134,20 @@ def release(store: ObjectStore, execution_id: str, lease: Lease) -> Lease:
         raise LeaseLost(f"lease of {execution_id!r} changed under {lease.owner}") from None
 
 
-def hand_off(store: ObjectStore, execution_id: str, lease: Lease, to_host: str, ttl: float) -> Lease:
-    """Give the lease to `to_host`, which restores and continues the execution."""
+def hand_off(
+    store: ObjectStore, execution_id: str, lease: Lease, to_host: str, ttl: float, since: float | None = None
+) -> Lease:
+    """Give the lease to `to_host`, which restores and continues the execution.
+
+    `since` is when the owner stopped running the guest: the target measures the pause from it."""
     now = time.time()
     new = replace(
-        lease, owner=to_host, epoch=lease.epoch + 1, expires_at=now + ttl, handoff_from=lease.owner, handoff_at=now
+        lease,
+        owner=to_host,
+        epoch=lease.epoch + 1,
+        expires_at=now + ttl,
+        handoff_from=lease.owner,
+        handoff_at=since or now,
     )
     try:
         return _write(store, execution_id, new, lease)
