@@ -843,8 +843,3 @@ def acquire(ctx: HostContext, execution_id: str, *, steal_dead_local: bool = Fal
         "taking the lease",
     )
     return HeldLease(ctx, execution_id, lease)
-
-
-def read_latest(store: ObjectStore, execution_id: str) -> Snapshot | None:
-    seq = chains.latest_seq(store, execution_id)
-    return chains.read_snapshot(store, execution_id, seq) if seq else None

@@ -8,7 +8,6 @@ terminal record, and the lease.
 from __future__ import annotations
 
 import base64
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -273,13 +272,3 @@ def snapshot_rows(store: ObjectStore, execution_id: str) -> list[dict[str, Any]]
             }
         )
     return rows
-
-
-def wait_until_settled(store: ObjectStore, execution_id: str, timeout: float, poll: float = 0.1) -> ExecutionStatus:
-    """Poll until the execution is terminal or parked, or the timeout passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        st = describe(store, execution_id)
-        if st.status in TERMINAL or time.monotonic() > deadline:
-            return st
-        time.sleep(poll)

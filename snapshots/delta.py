@@ -105,10 +105,6 @@ def to_ranges(indices: list[int]) -> list[list[int]]:
     return runs
 
 
-def from_ranges(runs: list[list[int]]) -> list[int]:
-    return [start + k for start, count in runs for k in range(count)]
-
-
 def gather(view: memoryview, runs: list[list[int]]) -> bytes:
     """The bytes of the chunk runs, concatenated in order."""
     return b"".join(view[start * CHUNK : (start + count) * CHUNK] for start, count in runs)

@@ -63,10 +63,6 @@ def read_all(store: ObjectStore, execution_id: str) -> list[Message]:
     return out
 
 
-def delete(store: ObjectStore, key: str) -> None:
-    store.delete(key)
-
-
 NOW = 0  # "look at it as soon as you can": new executions, signals, commands, hand-offs
 
 
