@@ -467,6 +467,17 @@ def ls_cmd(
     out.print(table)
 
 
+@app.command("bench", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def bench_cmd(
+    ctx: typer.Context,
+    quick: Annotated[bool, typer.Option("--quick", help="The small matrix: a few minutes on 2 cores.")] = False,
+) -> None:
+    """Snapshot vs replay benchmarks: tables, JSON and plots under benchmarks/results/ (options: --only NAME ...)."""
+    from benchmarks.run import main as run_benchmarks
+
+    raise typer.Exit(run_benchmarks([*(["--quick"] if quick else []), *ctx.args]))
+
+
 @app.command("demo")
 def demo_cmd(store: StoreOpt = settings.DEFAULT_STORE) -> None:
     """Build the order workflow, run it, SIGKILL it mid-run, resume it, and show what happened."""

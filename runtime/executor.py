@@ -233,6 +233,12 @@ class Execution:
         self._last_inbox_check = 0.0
         self._poked = threading.Event()
 
+    def _drop_instance(self) -> None:
+        """Free the guest's memory now: parked, moved away, ended, or fenced off."""
+        if self.instance is not None:
+            self.instance.close()
+            self.instance = None
+
     def poke(self) -> None:
         """Something arrived for this execution (signal, cancel, migrate): look at the inbox soon."""
         self._last_inbox_check = 0.0
@@ -337,7 +343,7 @@ class Execution:
                     self._new_wait(status.suspension)
                 # hybrid: suspend() already set the pending wait before unwinding
         except AlreadyEnded as e:
-            self.instance = None
+            self._drop_instance()
             self.held.release()
             return e.outcome
         except (GuestTrap, ExecutionFailed) as e:
@@ -346,7 +352,7 @@ class Execution:
             return self._fail(str(e), commit=False)
         except (Fenced, leases.LeaseLost, PreconditionFailed) as e:
             log.warning("%s: stopping, another host owns this execution now (%s)", self.id, e)
-            self.instance = None
+            self._drop_instance()
             return Outcome(self.id, "fenced", str(e))
 
     # -- loading: fresh start, restore, replay -------------------------------------------
@@ -599,7 +605,7 @@ class Execution:
         until = self.pending.get("until")
         if until is not None:
             self.ctx.retry(lambda: inbox.mark_due(self.ctx.store, self.id, int(until)), "writing the due index")
-        self.instance = None
+        self._drop_instance()
         self.held.release()
         self.ctx.on_event(self.id, {"kind": "parked", "until": until, "step": self._call_step()})
         # A message that raced with parking must still wake the execution.
@@ -765,7 +771,7 @@ class Execution:
 
     def _fail(self, error: str, commit: bool = True) -> Outcome:
         log.warning("%s failed: %s", self.id, error)
-        self.instance = None
+        self._drop_instance()
         if not commit:
             self.held.release()
             self.ctx.on_event(self.id, {"kind": "failed", "error": error})
@@ -806,7 +812,7 @@ class Execution:
             blobs={"output": bytes(self.out_buf), "log": bytes(self.log_buf)},
         )
         self._put_create_only(keys.snap(self.id, seq), snap.encode())
-        self.instance = None
+        self._drop_instance()
         self.held.release()
         self.ctx.on_event(self.id, event)
         return Outcome(self.id, status, error, output=bytes(self.out_buf), exit_code=code)
@@ -824,7 +830,7 @@ class Execution:
             self.wait_committed = True
         self.held.hand_off(target, stopped)
         self.ctx.retry(lambda: inbox.mark_due(self.ctx.store, self.id, inbox.NOW), "writing the due index")
-        self.instance = None
+        self._drop_instance()
         self.ctx.on_event(self.id, {"kind": "migrated", "to": target, "step": self._call_step()})
         return Outcome(self.id, "migrated", f"handed to {target}")
 

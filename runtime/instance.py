@@ -14,6 +14,7 @@ stops it, and returns the recorded result to the guest.
 from __future__ import annotations
 
 import struct
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -73,6 +74,8 @@ class GuestInstance:
         self.store.set_limits(memory_size=engine.limits.max_memory_bytes)
         self.store.set_fuel(engine.limits.fuel_per_segment)
         self._host_error: BaseException | None = None
+        self._depth = 0  # nested calls into the guest under way
+        self._close_when_idle = False
         self._suspended: Suspension | None = None
         self._rewind_value = 0
         self._timeout_ms: int | None = None
@@ -199,6 +202,7 @@ class GuestInstance:
     def _enter(self, fn: Callable[[], Any]) -> Any:
         self._host_error = None
         self.store.set_fuel(self.engine.limits.fuel_per_segment)
+        self._depth += 1
         try:
             return fn()
         except Exception as e:  # noqa: BLE001 - traps, wasmtime errors and our host errors all land here
@@ -208,6 +212,10 @@ class GuestInstance:
             if err is not None:
                 raise err from None
             raise GuestTrap(self._describe_trap(e)) from None
+        finally:
+            self._depth -= 1
+            if not self._depth and self._close_when_idle:
+                self.store.close()
 
     def _describe_trap(self, e: BaseException) -> str:
         text = str(e).strip()
@@ -228,94 +236,106 @@ class GuestInstance:
 
     # -- imports -----------------------------------------------------------------
 
-    def _guarded(self, fn):  # type: ignore[no-untyped-def]
-        """Wrap a host function: record its exception here (wasmtime-py keeps only a process-global one)."""
+    def _bind(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """A host function for wasmtime: `fn(instance, *wasm args)`, holding the instance weakly.
 
-        def wrapper(*args):  # type: ignore[no-untyped-def]
-            self.store.set_fuel(self.engine.limits.fuel_per_segment)
+        wasmtime-py keeps host functions in a process-wide table until their store is freed, and
+        the store goes only when the instance does: a strong reference here would keep every
+        instance, with its whole linear memory, alive forever. Exceptions are recorded on the
+        instance (wasmtime-py itself keeps only a process-global last one).
+        """
+        ref = weakref.ref(self)
+
+        def call(*args: Any) -> Any:
+            inst = ref()
+            if inst is None:
+                raise RuntimeError("host call into a dropped guest instance")
+            inst.store.set_fuel(inst.engine.limits.fuel_per_segment)
             try:
-                return fn(*args)
+                return fn(inst, *args)
             except BaseException as e:
-                self._host_error = e
+                inst._host_error = e
                 raise
 
-        return wrapper
+        return call
 
-    def _suspension(self, make: object, returns: bool) -> object:
-        def handler(*args: int) -> int | None:
-            if self._get_state(self.store) == abi.ASYNCIFY_STATE_REWINDING:
-                self._stop_rewind(self.store)
-                return self._rewind_value if returns else None
-            s: Suspension = make(*args)  # type: ignore[operator]
-            self._timeout_ms = None
-            inline = self.host.suspend(s)
-            if inline is not None:
-                return inline if returns else None
-            base = abi.ASYNCIFY_BUFFER_OFFSET
-            end = self.asyncify_memory.data_len(self.store)
-            view = self.view(self.asyncify_memory)
-            view[base : base + abi.ASYNCIFY_HEADER_SIZE] = struct.pack("<II", base + abi.ASYNCIFY_HEADER_SIZE, end)
-            self._start_unwind(self.store, base)
-            self._suspended = s
-            return 0 if returns else None  # ignored: the guest is unwinding
+    def suspension_point(self, make: Callable[[], Suspension], returns: bool) -> int | None:
+        """A suspension import: return the recorded result when rewinding, else ask the host."""
+        if self._get_state(self.store) == abi.ASYNCIFY_STATE_REWINDING:
+            self._stop_rewind(self.store)
+            return self._rewind_value if returns else None
+        s = make()
+        self._timeout_ms = None
+        inline = self.host.suspend(s)
+        if inline is not None:
+            return inline if returns else None
+        base = abi.ASYNCIFY_BUFFER_OFFSET
+        end = self.asyncify_memory.data_len(self.store)
+        view = self.view(self.asyncify_memory)
+        view[base : base + abi.ASYNCIFY_HEADER_SIZE] = struct.pack("<II", base + abi.ASYNCIFY_HEADER_SIZE, end)
+        self._start_unwind(self.store, base)
+        self._suspended = s
+        return 0 if returns else None  # ignored: the guest is unwinding
 
-        return handler
+    def close(self) -> None:
+        """Free the store and its memories now rather than at the next garbage collection.
+
+        Called from inside a host call (replay mode parks there), it waits until the guest's
+        call has returned: the store must outlive the frames that run in it."""
+        if self._depth:
+            self._close_when_idle = True
+        else:
+            self.store.close()
 
     def _define_imports(self, linker: wasmtime.Linker, module: wasmtime.Module) -> None:
-        host = self.host
-
-        def td_result(ptr: int, cap: int) -> int:
-            data = host.result_bytes()
-            self.write(ptr, data[:cap])
-            return len(data)
-
-        def td_input(ptr: int, cap: int) -> int:
-            data = host.input_bytes()
-            self.write(ptr, data[:cap])
-            return len(data)
-
-        def td_wait_timeout(ms: int) -> None:
-            self._timeout_ms = ms
-
-        plain = {
-            "result": td_result,
-            "input": td_input,
-            "output": lambda ptr, n: host.output(self.read(ptr, n)),
-            "log": lambda ptr, n: host.log_bytes("log", self.read(ptr, n)),
-            "now": lambda: host.now_ms(),
-            "random": lambda ptr, n: self.write(ptr, host.random_bytes(n)),
-            "wait_timeout": td_wait_timeout,
-        }
-        suspensions = {
-            "call": self._suspension(
-                lambda np, nl, ip, il: Suspension(
-                    "call", self.read(np, nl).decode("utf-8", "replace"), self.read(ip, il)
-                ),
-                returns=True,
-            ),
-            "sleep": self._suspension(lambda ms: Suspension("sleep", ms=max(0, ms)), returns=False),
-            "signal": self._suspension(
-                lambda np, nl: Suspension(
-                    "signal", self.read(np, nl).decode("utf-8", "replace"), timeout_ms=self._timeout_ms
-                ),
-                returns=True,
-            ),
-        }
-        wasi_funcs = wasi.functions(self, host)
         for imp in module.imports:
             ftype = imp.type
             if not isinstance(ftype, wasmtime.FuncType):
                 raise GuestTrap(f"unsupported import {imp.module}.{imp.name}: only functions can be imported")
             name = imp.name or ""
             if imp.module == abi.IMPORT_MODULE:
-                fn = plain.get(name) or suspensions.get(name)
+                fn = _TD.get(name)
                 if fn is None:
                     raise GuestTrap(f"unknown import td.{name}")
             elif imp.module == abi.WASI_MODULE:
-                fn = wasi_funcs.get(name) or _enosys(ftype)
+                fn = wasi.FUNCTIONS.get(name) or _enosys(ftype)
             else:
                 raise GuestTrap(f"unsupported import {imp.module}.{name}")
-            linker.define_func(imp.module, name, ftype, self._guarded(fn))
+            linker.define_func(imp.module, name, ftype, self._bind(fn))
+
+
+# -- the td imports: functions of (instance, *wasm arguments) --------------------------------
+
+
+def _text(inst: GuestInstance, ptr: int, n: int) -> str:
+    return inst.read(ptr, n).decode("utf-8", "replace")
+
+
+def _copy_out(inst: GuestInstance, ptr: int, cap: int, data: bytes) -> int:
+    inst.write(ptr, data[:cap])
+    return len(data)
+
+
+def _wait_timeout(inst: GuestInstance, ms: int) -> None:
+    inst._timeout_ms = ms
+
+
+_TD: dict[str, Callable[..., Any]] = {
+    "result": lambda inst, ptr, cap: _copy_out(inst, ptr, cap, inst.host.result_bytes()),
+    "input": lambda inst, ptr, cap: _copy_out(inst, ptr, cap, inst.host.input_bytes()),
+    "output": lambda inst, ptr, n: inst.host.output(inst.read(ptr, n)),
+    "log": lambda inst, ptr, n: inst.host.log_bytes("log", inst.read(ptr, n)),
+    "now": lambda inst: inst.host.now_ms(),
+    "random": lambda inst, ptr, n: inst.write(ptr, inst.host.random_bytes(n)),
+    "wait_timeout": _wait_timeout,
+    "call": lambda inst, np, nl, ip, il: inst.suspension_point(
+        lambda: Suspension("call", _text(inst, np, nl), inst.read(ip, il)), returns=True
+    ),
+    "sleep": lambda inst, ms: inst.suspension_point(lambda: Suspension("sleep", ms=max(0, ms)), returns=False),
+    "signal": lambda inst, np, nl: inst.suspension_point(
+        lambda: Suspension("signal", _text(inst, np, nl), timeout_ms=inst._timeout_ms), returns=True
+    ),
+}
 
 
 def _to_val(kind: str, bits: int) -> wasmtime.Val:
@@ -331,10 +351,10 @@ def _to_val(kind: str, bits: int) -> wasmtime.Val:
     raise GuestTrap(f"cannot restore a global of type {kind}")
 
 
-def _enosys(ftype: wasmtime.FuncType):  # type: ignore[no-untyped-def]
+def _enosys(ftype: wasmtime.FuncType) -> Callable[..., int | None]:
     results = ftype.results
 
-    def fn(*_args: int) -> int | None:
+    def fn(_inst: GuestInstance, *_args: int) -> int | None:
         return wasi.ENOSYS if results else None
 
     return fn

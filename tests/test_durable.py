@@ -221,7 +221,7 @@ def test_cancel_while_running_compensates(wasm: dict[str, Path], tmp_path: Path)
         "alice bob 100",
         "-a",
         ACTIVITIES,
-        TD_ACTIVITY_DELAY="1.0",
+        TD_ACTIVITY_DELAY="3.0",
     )
     wait_for(lambda: (store / "executions" / "tx" / "execution.json").exists(), what="the execution")
     assert cli("cancel", "tx", "--store", str(store)).returncode == 0  # during the debit
