@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,6 +31,8 @@ from snapshots import keys
 from snapshots.keys import InvalidId
 from snapshots.records import ExecutionConflict, UnknownExecution, list_execution_ids, list_hosts
 from snapshots.store import ObjectStore
+
+log = logging.getLogger("tardigrade.http")
 
 MAX_MODULE_BYTES = 32 * 1024 * 1024
 MAX_INPUT_BYTES = 1024 * 1024
@@ -90,6 +93,12 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, e: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"error": {"status": e.status_code, "message": str(e.detail)}}, status_code=e.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, e: Exception) -> JSONResponse:
+        log.exception("%s %s failed", request.method, request.url.path)
+        message = f"internal error: {type(e).__name__}: {e}"
+        return JSONResponse({"error": {"status": 500, "message": message}}, status_code=500)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, e: RequestValidationError) -> JSONResponse:

@@ -438,8 +438,10 @@ class Execution:
 
     def _load_journal(self) -> int:
         """Queue the journal records after the restored state for replay; returns how many steps."""
+        # A hybrid snapshot is committed after its step's journal record: only later records matter.
+        after = self.journal_seq
         records: list[JournalRecord] = self.ctx.retry(
-            lambda: read_journal(self.ctx.store, self.id), "reading the journal"
+            lambda: read_journal(self.ctx.store, self.id, after), "reading the journal"
         )
         if not records:
             return 0

@@ -11,9 +11,10 @@ from snapshots.store import CorruptObject, NotFound, ObjectStore
 FETCH_THREADS = 16
 
 
-def read_journal(store: ObjectStore, execution_id: str) -> list[JournalRecord]:
-    """Every journal record of an execution, oldest first, fetched in parallel and verified."""
-    objs = list(store.list(keys.journal_prefix(execution_id)))
+def read_journal(store: ObjectStore, execution_id: str, after: int = 0) -> list[JournalRecord]:
+    """The journal records after seq `after`, oldest first, fetched in parallel and verified."""
+    start = keys.journal(execution_id, after) if after else ""
+    objs = list(store.list(keys.journal_prefix(execution_id), start_after=start))
 
     def fetch(key: str) -> JournalRecord:
         try:
@@ -23,7 +24,7 @@ def read_journal(store: ObjectStore, execution_id: str) -> list[JournalRecord]:
 
     with ThreadPoolExecutor(max_workers=min(FETCH_THREADS, max(1, len(objs)))) as pool:
         records = list(pool.map(fetch, [o.key for o in objs]))
-    for expect, (obj, rec) in enumerate(zip(objs, records, strict=True), start=1):
+    for expect, (obj, rec) in enumerate(zip(objs, records, strict=True), start=after + 1):
         if rec.seq != expect or keys.seq_of(obj.key) != expect:
             raise CorruptObject(obj.key, f"journal record {rec.seq} where record {expect} belongs (a gap?)")
     return records
