@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from api import settings
 
 
@@ -19,6 +17,8 @@ class RemoteError(Exception):
 
 class Client:
     def __init__(self, base_url: str, token: str | None = None, timeout: float = 60) -> None:
+        import httpx  # only remote commands pay for it
+
         headers = {}
         token = token or settings.api_token()
         if token:
@@ -26,6 +26,8 @@ class Client:
         self.http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        import httpx
+
         try:
             resp = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as e:

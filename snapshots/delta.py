@@ -11,7 +11,6 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass
 
-import numpy as np
 import xxhash
 
 CHUNK = 4096
@@ -33,23 +32,37 @@ def digest(hashes: array) -> str:
     return xxhash.xxh3_64_hexdigest(hashes.tobytes())
 
 
+_BLOCK = 64  # hashes compared at once as bytes: few Python-level steps for large regions
+
+
+def _differing(a: array, b: array, start: int, stop: int) -> list[int]:
+    """Indices in [start, stop) where two hash arrays differ, comparing blocks of them as bytes."""
+    out: list[int] = []
+    ba, bb = a.tobytes()[start * 8 : stop * 8], b.tobytes()[start * 8 : stop * 8]  # bytes compare as memcmp
+    if ba == bb:
+        return out
+    for lo in range(0, stop - start, _BLOCK):
+        hi = min(lo + _BLOCK, stop - start)
+        if ba[lo * 8 : hi * 8] != bb[lo * 8 : hi * 8]:
+            out.extend(start + i for i in range(lo, hi) if a[start + i] != b[start + i])
+    return out
+
+
 def changed(new: array, old: array, default: int = ZERO_CHUNK_HASH) -> list[int]:
     """Indices whose hash differs from `old` (chunks past the end of `old` compare to `default`)."""
-    a = np.frombuffer(new, dtype=np.uint64)
-    b = np.frombuffer(old, dtype=np.uint64)
-    common = min(len(a), len(b))
-    out = np.flatnonzero(a[:common] != b[:common])
-    tail = np.flatnonzero(a[common:] != np.uint64(default)) + common
-    return [int(i) for i in np.concatenate((out, tail))]
+    common = min(len(new), len(old))
+    out = _differing(new, old, 0, common)
+    if len(new) > common:
+        out.extend(_differing(new, array("Q", [default]) * len(new), common, len(new)))
+    return out
 
 
-def super_hashes(view: memoryview) -> np.ndarray:
+def super_hashes(view: memoryview) -> array:
     """xxh3-64 of every 64 KiB super-chunk (the region's length is a multiple of 64 KiB)."""
-    n = len(view)
-    return np.fromiter((_hash(view[i : i + SUPER]) for i in range(0, n, SUPER)), dtype=np.uint64, count=n // SUPER)
+    return array("Q", [_hash(view[i : i + SUPER]) for i in range(0, len(view), SUPER)])
 
 
-def super_digest(supers: np.ndarray) -> str:
+def super_digest(supers: array) -> str:
     return xxhash.xxh3_64_hexdigest(supers.tobytes())
 
 
@@ -61,10 +74,10 @@ class Hasher:
     """
 
     def __init__(self) -> None:
-        self._super = np.zeros(0, dtype=np.uint64)
+        self._super = array("Q")
         self._chunks = array("Q")
 
-    def seed(self, supers: np.ndarray, hashes: array) -> None:
+    def seed(self, supers: array, hashes: array) -> None:
         """Start from a region whose hashes are known (a verified restore): no full rehash later."""
         self._super = supers
         self._chunks = array("Q", hashes)
@@ -77,12 +90,12 @@ class Hasher:
     def hashes(self, view: memoryview) -> array:
         n = len(view)
         if n % SUPER:
-            self._super = np.zeros(0, dtype=np.uint64)
+            self._super = array("Q")
             return chunk_hashes(view)  # not page-sized: no shortcut
         supers = super_hashes(view)
         old = self._super
         common = min(len(old), len(supers))
-        dirty = np.flatnonzero(supers[:common] != old[:common]).tolist() + list(range(common, len(supers)))
+        dirty = _differing(supers, old, 0, common) + list(range(common, len(supers)))
         chunks = self._chunks
         if len(chunks) < n // CHUNK:
             chunks.extend([0] * (n // CHUNK - len(chunks)))

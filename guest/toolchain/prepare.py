@@ -29,7 +29,6 @@ from typing import Literal
 import wasmtime
 
 from guest import abi
-from guest.toolchain import binaryen
 from guest.toolchain.wasm import FuncSig, ModuleInfo, WasmFormatError, inspect_module
 
 DEFAULT_MAX_MODULE_BYTES = 32 * 1024 * 1024
@@ -143,6 +142,8 @@ def _prepare_in_child(data: bytes) -> PrepareReport:
 
 def _transform(data: bytes) -> PrepareReport:
     """The Binaryen part of prepare, on bytes that passed check_module."""
+    from guest.toolchain import binaryen  # loads libbinaryen: only when a module is transformed
+
     with binaryen.session(data) as m:
         m.enable_features()
         m.run_passes(
