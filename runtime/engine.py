@@ -47,6 +47,11 @@ class Engine:
         self._modules: dict[str, wasmtime.Module] = {}
         self._lock = threading.Lock()
 
+    def loaded(self, sha256: str) -> wasmtime.Module | None:
+        """The compiled module, if this process has it already (no store read needed)."""
+        with self._lock:
+            return self._modules.get(sha256)
+
     def module(self, sha256: str, wasm: bytes) -> wasmtime.Module:
         """The compiled module for `wasm` (whose sha256 the caller verified), cached in memory and on disk."""
         with self._lock:

@@ -123,6 +123,9 @@ class HostContext:
         self._lock = threading.Lock()
 
     def module(self, sha256: str) -> wasmtime.Module:
+        loaded = self.engine.loaded(sha256)
+        if loaded is not None:
+            return loaded  # compiled here from bytes that matched this sha256
         try:
             wasm = self.store.get(keys.module(sha256))
         except NotFound:
