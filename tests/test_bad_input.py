@@ -158,3 +158,15 @@ def test_corrupt_snapshot_is_reported_by_name_and_nothing_is_lost(wasm: dict[str
     victim.write_bytes(original)  # the operator restores the object from a backup
     r = cli("resume", "c", "--store", str(store), "-a", ACTIVITIES)
     assert r.returncode == 0 and '"status":"completed"' in r.stdout
+
+
+def test_a_missing_chain_object_is_reported_by_name(wasm: dict[str, Path], tmp_path: Path) -> None:
+    from engine_helpers import resume, start, truncated_copy
+
+    start(tmp_path / "ref", wasm["deep_state"], "m", "5")
+    copy = truncated_copy(tmp_path / "ref", tmp_path / "cut", "m", 7)  # restore of seq 7 needs 1, 5, 7 (skip-deltas)
+    (copy / "executions/m/snap/000000000005").unlink()
+    out, _ = resume(copy, "m")
+    assert out.status == "failed"
+    assert "executions/m/snap/000000000005" in out.detail and "missing" in out.detail
+    assert (copy / "executions/m/snap/000000000007").exists()  # nothing else was touched
