@@ -47,13 +47,16 @@ def reference(wasm: Path, text: str, execution_id: str, tmp_path: Path) -> str:
 @pytest.mark.parametrize(("example", "text"), [("deep_state", "7"), ("order_fulfillment", "order-5")])
 def test_migrate_mid_run_and_back(hosts, wasm: dict[str, Path], tmp_path: Path, example: str, text: str) -> None:  # type: ignore[no-untyped-def]
     ledger = tmp_path / "ledger"
-    env = {"TD_ACTIVITY_DELAY": "0.15", "TD_LEDGER": str(ledger)}
+    # A move happens at the next suspension point: order_fulfillment has only five, so slow steps and
+    # an early first move leave room to come back.
+    delay = "0.15" if example == "deep_state" else "1.0"
+    env = {"TD_ACTIVITY_DELAY": delay, "TD_LEDGER": str(ledger)}
     a, b = hosts["start"]("host-a", **env), hosts["start"]("host-b", **env)
     expected = reference(wasm[example], text, "mig", tmp_path)
 
     module = a.client.upload_module(wasm[example].read_bytes())["id"]
     a.client.start(module, id="mig", input=text)
-    wait_for(lambda: a.client.status("mig")["step"] >= 2, what="two steps on A")
+    wait_for(lambda: a.client.status("mig")["step"] >= (2 if example == "deep_state" else 0), what="steps on A")
     assert a.client.status("mig")["host"] == "host-a"
 
     b.client.migrate("mig", "host-b")  # asked through B's API: any host can take the request
@@ -62,12 +65,12 @@ def test_migrate_mid_run_and_back(hosts, wasm: dict[str, Path], tmp_path: Path, 
         what="the move to B",
     )
     moved_at = a.client.status("mig")["step"]
-    if example == "deep_state":  # long enough to come back, once B has run a step of its own
-        wait_for(
-            lambda: any(r["kind"] == "activity" and r["host"] == "host-b" for r in a.client.history("mig")),
-            what="a step on B",
-        )
-        a.client.migrate("mig", "host-a")
+    # And back, once B has run a step of its own.
+    wait_for(
+        lambda: any(r["kind"] == "activity" and r["host"] == "host-b" for r in a.client.history("mig")),
+        what="a step on B",
+    )
+    a.client.migrate("mig", "host-a")
     wait_for(lambda: a.client.status("mig")["status"] == "completed", timeout=60, what="completion")
 
     st = b.client.status("mig")
@@ -81,8 +84,8 @@ def test_migrate_mid_run_and_back(hosts, wasm: dict[str, Path], tmp_path: Path, 
     moves = [r for r in rows if r["kind"] == "migrated"]
     assert moves and moves[0]["name"] == "host-a -> host-b" and moved_at < len(steps)
     assert {r["host"] for r in rows if r["kind"] == "activity"} >= {"host-a", "host-b"}
+    assert [m["name"] for m in moves] == ["host-a -> host-b", "host-b -> host-a"]
     if example == "deep_state":
-        assert [m["name"] for m in moves] == ["host-a -> host-b", "host-b -> host-a"]
         metrics = httpx.get(f"{a.url}/metrics").text
         values = dict(line.rsplit(" ", 1) for line in metrics.splitlines() if line and not line.startswith("#"))
         assert float(values["tardigrade_steps_total"]) > 0
@@ -201,3 +204,21 @@ def test_a_host_runs_many_executions_at_once_up_to_its_cap(hosts, wasm: dict[str
         time.sleep(0.05)
     assert all(a.client.status(f"c{i}")["status"] == "completed" for i in range(5))
     assert peak == 2  # ran two at once, never more
+
+
+def test_remote_cli_submit_ls_migrate(hosts, wasm: dict[str, Path]) -> None:  # type: ignore[no-untyped-def]
+    import json as _json
+
+    a = hosts["start"]("host-a", TD_ACTIVITY_DELAY="0.2")
+    b = hosts["start"]("host-b", TD_ACTIVITY_DELAY="0.2")
+    r = cli("submit", str(wasm["deep_state"]), "--server", a.url, "--id", "cli-1", "--input", "6")
+    assert r.returncode == 0 and _json.loads(r.stdout)["id"] == "cli-1", r.stderr
+    wait_for(lambda: a.client.status("cli-1")["step"] >= 2, what="steps on A")
+    r = cli("migrate", "cli-1", "--to", "host-b", "--server", a.url)
+    assert r.returncode == 0 and "requested" in r.stderr, r.stderr
+    wait_for(lambda: b.client.status("cli-1")["status"] == "completed", timeout=60, what="completion")
+    listed = _json.loads(cli("ls", "--server", b.url, "--json").stdout)
+    assert [e["id"] for e in listed] == ["cli-1"] and listed[0]["status"] == "completed"
+    assert any(row["kind"] == "migrated" for row in b.client.history("cli-1"))
+    r = cli("migrate", "cli-1", "--to", "nowhere", "--server", a.url)
+    assert r.returncode == 2 and "404" in r.stderr and "no host 'nowhere'" in r.stderr
