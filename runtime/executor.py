@@ -228,6 +228,7 @@ class Execution:
         self.cancel: str | None = None  # None | "requested" | "delivered"
         self.consumed: list[str] = []  # inbox keys consumed, not yet deleted
         self.migrate_to: str | None = None
+        self.leaving = False  # set before parking or handing off writes its own due entries
         self.plain: list[list[Any]] = []  # plain-call values since the last journal record
         self.replay: deque[list[JournalRecord]] = deque()  # journal groups still to answer from
         self.replay_plain: deque[tuple[str, Any]] = deque()
@@ -604,6 +605,7 @@ class Execution:
 
     def _park(self) -> Outcome:
         assert self.pending is not None
+        self.leaving = True
         if self.restored is not None and self.restored.get("migrated_from") and self.instance is not None:
             # Moved here while parked: record the move before parking again.
             self._commit({"kind": "parked", "name": self.pending["call"]["name"], "until": self.pending.get("until")})
@@ -829,6 +831,7 @@ class Execution:
         stopped = time.time()  # the guest runs no more here: the pause starts
         target = self.migrate_to
         assert target is not None and self.pending is not None
+        self.leaving = True
         if self.pending["type"] == "wait" and (not self.wait_committed or self.restored is not None):
             # Commit the wait (and any restore not yet on record) so the next host starts from here.
             self._commit({"kind": "migrating", "name": self.pending["call"]["name"], "to": target})

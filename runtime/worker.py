@@ -123,11 +123,15 @@ class Worker:
         with self._lock:
             mine = self.running.get(execution_id)
         if mine is not None:
-            if mine.held.lease.owner == self.host_id:
-                # Ours and running: it reads its inbox at its next suspension point.
-                mine.poke()
-                self.ctx.store.delete(entry.key)
-            # else: just handed to another host; the entry is for that host
+            if mine.held.lease.owner != self.host_id:
+                return  # just handed to another host; the entry is for that host
+            # Ours and running: it reads its inbox at its next suspension point.
+            self.ctx.store.delete(entry.key)
+            mine.poke()
+            if mine.leaving:
+                # It is parking or handing off and writes this same entry for whoever runs it
+                # next; our delete may have removed that write, so put it back.
+                inbox.mark_due(self.ctx.store, execution_id, inbox.NOW)
             return
         if self._skip_until.get(execution_id, 0) > time.monotonic():
             return
@@ -155,8 +159,10 @@ class Worker:
         alive = {h.host_id for h in list_hosts(self.ctx.store) if h.alive()}
         for execution_id in list_execution_ids(self.ctx.store):
             lease = leases.read(self.ctx.store, execution_id)
-            if lease is not None and lease.owner is not None and lease.expired() and lease.owner not in alive:
-                self.claim(execution_id)
+            if lease is None or lease.owner is None or not lease.expired():
+                continue
+            if lease.owner not in alive or lease.owner == self.host_id:
+                self.claim(execution_id)  # orphaned, or handed to us and the wake-up was lost
 
     # -- claiming and running ------------------------------------------------------------
 

@@ -7,6 +7,8 @@ import hashlib
 import time
 from pathlib import Path
 
+import pytest
+
 from engine_helpers import _engine, registry
 from runtime.executor import HostContext, HostOptions
 from runtime.observe import describe
@@ -16,16 +18,18 @@ from snapshots.file import FileStore
 from snapshots.records import ExecutionRecord, create_execution
 
 
-def test_an_orphan_no_heartbeat_mentions_is_adopted(wasm: dict[str, Path], tmp_path: Path) -> None:
+@pytest.mark.parametrize("owner", ["ghost", "rescuer"])
+def test_an_orphan_no_heartbeat_mentions_is_adopted(wasm: dict[str, Path], tmp_path: Path, owner: str) -> None:
+    """`ghost`: a host took the lease and died before any heartbeat listed the execution.
+    `rescuer`: the lease was handed to this (live) host and the due entry that should wake it was lost."""
     store = FileStore(tmp_path / "s")
     data = wasm["order_fulfillment"].read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     store.put(keys.module(sha), data)
     create_execution(store, ExecutionRecord("orphan", sha, base64.b64encode(b"order-1").decode()))
-    # A host took the lease and died before any heartbeat listed the execution: no due entry,
-    # no host record, only an expired lease.
-    ghost = leases.Lease(owner="ghost", epoch=1, expires_at=time.time() - 1)
-    store.put(keys.lease("orphan"), ghost.to_json(), create_only=True)
+    # No due entry and no heartbeat mentions it: only an expired lease.
+    lease = leases.Lease(owner=owner, epoch=1, expires_at=time.time() - 1)
+    store.put(keys.lease("orphan"), lease.to_json(), create_only=True)
 
     ttl = 0.3
     worker = Worker(HostContext(store, _engine, registry(), HostOptions("rescuer", lease_ttl=ttl)), poll_interval=0.05)
