@@ -19,7 +19,7 @@ from typing import Any
 import zstandard
 
 from benchmarks.common import HYBRID_K, MODES, Bench, CountingStore, guest_input, run_execution, stats, store_size
-from benchmarks.report import Section, Table, nbytes
+from benchmarks.report import Section, Table, nbytes, pyplot, save_figure
 from snapshots import keys
 from snapshots.format import Snapshot
 
@@ -258,10 +258,7 @@ def report(result: dict[str, Any], outdir: Path) -> Section:
 
 
 def _plot(result: dict[str, Any], outdir: Path) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from benchmarks.targets import BYTES_SLACK
 
@@ -298,8 +295,4 @@ def _plot(result: dict[str, Any], outdir: Path) -> str:
     ax2.set_ylabel("mean object size (KiB)")
     ax2.set_title("Snapshot mode: object size by skip-delta level")
     ax2.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    name = "bytes_per_step.png"
-    fig.savefig(outdir / name, dpi=110)
-    plt.close(fig)
-    return name
+    return save_figure(fig, outdir, "bytes_per_step.png")

@@ -30,7 +30,7 @@ from benchmarks.common import (
 from benchmarks.probe import probe
 from benchmarks.profiling import describe, profile_call
 from benchmarks.recovery import recover_fresh
-from benchmarks.report import Section, Table, med_p90, ms, nbytes, ratio
+from benchmarks.report import Section, Table, med_p90, ms, nbytes, pyplot, ratio, save_figure
 
 NAME = "memsize"
 TITLE = "4. Memory size: persist and restore (1% of pages changed per step)"
@@ -177,10 +177,7 @@ def report(result: dict[str, Any], outdir: Path) -> Section:
 
 
 def _plot(result: dict[str, Any], outdir: Path) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.5))
     palette = {"file": "tab:blue", "s3": "tab:orange"}
@@ -214,8 +211,4 @@ def _plot(result: dict[str, Any], outdir: Path) -> str:
         a.set_ylabel(ylabel)
         a.grid(True, which="both", alpha=0.3)
         a.legend(fontsize=7)
-    fig.tight_layout()
-    name = "persist_vs_memory.png"
-    fig.savefig(outdir / name, dpi=110)
-    plt.close(fig)
-    return name
+    return save_figure(fig, outdir, "persist_vs_memory.png")

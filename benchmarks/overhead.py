@@ -34,7 +34,7 @@ from benchmarks.common import (
     step_times_ms,
 )
 from benchmarks.profiling import profile_call
-from benchmarks.report import Section, Table, med_p90, ratio
+from benchmarks.report import Section, Table, med_p90, pyplot, ratio, save_figure
 from runtime.executor import Execution
 
 NAME = "overhead"
@@ -244,10 +244,7 @@ def report(result: dict[str, Any], outdir: Path) -> Section:
 
 
 def _plot(result: dict[str, Any], outdir: Path, stores: list[str]) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     modes = list(result["modes"])
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -278,8 +275,4 @@ def _plot(result: dict[str, Any], outdir: Path, stores: list[str]) -> str:
     ax.set_title("Per-step durability overhead (1 MiB guest, 4 pages/step); whisker = p90 over repeats")
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    name = "overhead.png"
-    fig.savefig(outdir / name, dpi=110)
-    plt.close(fig)
-    return name
+    return save_figure(fig, outdir, "overhead.png")

@@ -56,7 +56,7 @@ from benchmarks.common import (
 )
 from benchmarks.probe import probe
 from benchmarks.profiling import profile_call
-from benchmarks.report import Section, Table, med_p90, ms, nbytes, ratio
+from benchmarks.report import Section, Table, med_p90, ms, nbytes, pyplot, ratio, save_figure
 from snapshots.format import JournalRecord, Snapshot
 
 NAME = "recovery"
@@ -535,10 +535,7 @@ def report(result: dict[str, Any], outdir: Path) -> Section:
 
 
 def _plot_curves(result: dict[str, Any], outdir: Path) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     stores = list(result["stores"])
     fig, axes = plt.subplots(1, len(stores), figsize=(6.5 * len(stores), 4.8), squeeze=False)
@@ -580,18 +577,11 @@ def _plot_curves(result: dict[str, Any], outdir: Path) -> str:
         ax.set_title(f"Recovery vs N, {store} store (whisker: p90)")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    name = "recovery_vs_n.png"
-    fig.savefig(outdir / name, dpi=110)
-    plt.close(fig)
-    return name
+    return save_figure(fig, outdir, "recovery_vs_n.png")
 
 
 def _plot_split(result: dict[str, Any], outdir: Path) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     stores = list(result["stores"])
     fig, axes = plt.subplots(1, len(stores), figsize=(6.5 * len(stores), 4.8), squeeze=False)
@@ -622,8 +612,4 @@ def _plot_split(result: dict[str, Any], outdir: Path) -> str:
         ax.set_ylabel("share of recovery time (%); total ms on top")
         ax.set_title(f"In-process recovery by phase, {store} store (mode / N)")
         ax.legend(fontsize=7, loc="lower right", framealpha=0.9)
-    fig.tight_layout()
-    name = "recovery_split.png"
-    fig.savefig(outdir / name, dpi=110)
-    plt.close(fig)
-    return name
+    return save_figure(fig, outdir, "recovery_split.png")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from rich.table import Table as RichTable
@@ -96,3 +98,21 @@ def med_p90(s: dict[str, float] | None, fmt: Any = ms) -> str:
 
 def verdict(met: bool | None) -> str:
     return {True: "met", False: "MISSED", None: "not measured"}[met]
+
+
+def pyplot() -> ModuleType:
+    """matplotlib.pyplot on the file-only Agg backend; imported when a plot is drawn, not before."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig: Any, outdir: Path, name: str) -> str:
+    """Write the figure as outdir/name, free it, and return the name for the report."""
+    fig.tight_layout()
+    fig.savefig(outdir / name, dpi=110)
+    pyplot().close(fig)
+    return name

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import MODES, Bench, EventLog, create, guest_input, stats, step_times_ms, wait_for_prunes
-from benchmarks.report import Section, Table, med_p90, ratio
+from benchmarks.report import Section, Table, med_p90, pyplot, ratio, save_figure
 from runtime.executor import Execution, Outcome, acquire
 
 NAME = "throughput"
@@ -123,10 +123,7 @@ def report(result: dict[str, Any], outdir: Path) -> Section:
 
 
 def _plot(result: dict[str, Any], outdir: Path) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     colors = {"snapshot": "tab:blue", "replay": "tab:orange", "hybrid": "tab:green"}
     styles = {"null": ":", "file": "-", "s3": "--"}
@@ -150,8 +147,4 @@ def _plot(result: dict[str, Any], outdir: Path) -> str:
     ax.set_title("Throughput on one host (2 cores, one Python process)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=3)
-    fig.tight_layout()
-    name = "throughput.png"
-    fig.savefig(outdir / name, dpi=110)
-    plt.close(fig)
-    return name
+    return save_figure(fig, outdir, "throughput.png")
