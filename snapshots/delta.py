@@ -35,25 +35,27 @@ def digest(hashes: array) -> str:
 _BLOCK = 64  # hashes compared at once as bytes: few Python-level steps for large regions
 
 
-def _differing(a: array, b: array, start: int, stop: int) -> list[int]:
-    """Indices in [start, stop) where two hash arrays differ, comparing blocks of them as bytes."""
-    out: list[int] = []
-    ba, bb = a.tobytes()[start * 8 : stop * 8], b.tobytes()[start * 8 : stop * 8]  # bytes compare as memcmp
+def _differing(a: memoryview, b: memoryview) -> list[int]:
+    """Indices where two equally long views of hashes differ, comparing blocks of them as bytes."""
+    ba, bb = a.tobytes(), b.tobytes()  # one copy each; bytes compare as memcmp
     if ba == bb:
-        return out
-    for lo in range(0, stop - start, _BLOCK):
-        hi = min(lo + _BLOCK, stop - start)
+        return []
+    out: list[int] = []
+    for lo in range(0, len(a), _BLOCK):
+        hi = min(lo + _BLOCK, len(a))
         if ba[lo * 8 : hi * 8] != bb[lo * 8 : hi * 8]:
-            out.extend(start + i for i in range(lo, hi) if a[start + i] != b[start + i])
+            out.extend(i for i in range(lo, hi) if a[i] != b[i])
     return out
 
 
 def changed(new: array, old: array, default: int = ZERO_CHUNK_HASH) -> list[int]:
     """Indices whose hash differs from `old` (chunks past the end of `old` compare to `default`)."""
     common = min(len(new), len(old))
-    out = _differing(new, old, 0, common)
+    out = _differing(memoryview(new)[:common], memoryview(old)[:common])
     if len(new) > common:
-        out.extend(_differing(new, array("Q", [default]) * len(new), common, len(new)))
+        tail = memoryview(new)[common:]
+        defaults = memoryview(array("Q", [default]) * len(tail))
+        out.extend(common + i for i in _differing(tail, defaults))
     return out
 
 
@@ -95,7 +97,7 @@ class Hasher:
         supers = super_hashes(view)
         old = self._super
         common = min(len(old), len(supers))
-        dirty = _differing(supers, old, 0, common) + list(range(common, len(supers)))
+        dirty = _differing(memoryview(supers)[:common], memoryview(old)[:common]) + list(range(common, len(supers)))
         chunks = self._chunks
         if len(chunks) < n // CHUNK:
             chunks.extend([0] * (n // CHUNK - len(chunks)))
