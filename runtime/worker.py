@@ -135,8 +135,7 @@ class Worker:
             return
         if self._skip_until.get(execution_id, 0) > time.monotonic():
             return
-        if self.claim(execution_id):
-            self.ctx.store.delete(entry.key)
+        self.claim(execution_id, due_key=entry.key)
 
     def _sweep_dead_hosts(self) -> None:
         """Executions of hosts that stopped heartbeating: claim them once their leases expire."""
@@ -166,8 +165,12 @@ class Worker:
 
     # -- claiming and running ------------------------------------------------------------
 
-    def claim(self, execution_id: str) -> bool:
-        """Take the lease and start running; False if busy, owned elsewhere, or at capacity."""
+    def claim(self, execution_id: str, due_key: str | None = None) -> bool:
+        """Take the lease and start running; False if busy, owned elsewhere, or at capacity.
+
+        `due_key` is the index entry that woke us: it is consumed before the execution runs,
+        because an execution that parks or hands off at once writes that same key again.
+        """
         with self._lock:
             if execution_id in self.running or execution_id in self._claiming:
                 return False
@@ -184,13 +187,16 @@ class Worker:
                 log.debug("%s: %s", self.host_id, e)
                 return False
             except keys.InvalidId:
-                return True  # garbage in the due index: drop the entry
+                self._consume(due_key)  # garbage in the due index
+                return True
             held = HeldLease(self.ctx, execution_id, lease)
             try:
                 execution = open_execution(self.ctx, execution_id, held)
             except UnknownExecution:
                 held.release()
+                self._consume(due_key)
                 return True
+            self._consume(due_key)
             with self._lock:
                 self.running[execution_id] = execution
             self._keeper.add(held)
@@ -200,6 +206,15 @@ class Worker:
         finally:
             with self._lock:
                 self._claiming.discard(execution_id)
+
+    def _consume(self, due_key: str | None) -> None:
+        """Delete a due entry that has done its job; one left behind is only a hint, looked at again."""
+        if due_key is None:
+            return
+        try:
+            self.ctx.store.delete(due_key)
+        except StoreError as e:
+            log.warning("%s: could not delete %s (%s); it will be looked at again", self.host_id, due_key, e)
 
     def _run(self, execution: Execution) -> None:
         outcome: Outcome | None = None
