@@ -14,10 +14,10 @@ from typing import Any
 
 from snapshots import chain as chains
 from snapshots import keys, leases
-from snapshots.format import HEADER_PROBE, JOURNAL_MAGIC, SNAPSHOT_MAGIC, Snapshot, decode_header
+from snapshots.format import JOURNAL_MAGIC, SNAPSHOT_MAGIC, Snapshot
 from snapshots.records import ExecutionRecord, read_execution
 from snapshots.retention import archived
-from snapshots.store import CorruptObject, NotFound, ObjectInfo, ObjectStore
+from snapshots.store import NotFound, ObjectInfo, ObjectStore
 
 STATUSES = ("pending", "running", "parked", "completed", "failed", "cancelled")
 TERMINAL = ("completed", "failed", "cancelled")
@@ -58,17 +58,6 @@ def _set_output(st: ExecutionStatus, data: bytes) -> None:
         st.output_b64 = base64.b64encode(data).decode()
 
 
-def read_header(store: ObjectStore, key: str, magic: bytes) -> dict[str, Any]:
-    """Just the header of a snapshot or journal object (a ranged read)."""
-    data = store.get_range(key, 0, HEADER_PROBE)
-    header = decode_header(key, data, magic)
-    if isinstance(header, int):
-        header = decode_header(key, store.get_range(key, 0, header), magic)
-        if isinstance(header, int):
-            raise CorruptObject(key, "header runs past the end of the object")
-    return header
-
-
 def describe(store: ObjectStore, execution_id: str) -> ExecutionStatus:
     """The execution's status (UnknownExecution if there is none)."""
     record = read_execution(store, execution_id)
@@ -92,7 +81,7 @@ def describe(store: ObjectStore, execution_id: str) -> ExecutionStatus:
     latest_meta: dict[str, Any] | None = None
     if snaps:
         key = snaps[-1].key
-        header = read_header(store, key, SNAPSHOT_MAGIC)
+        header = chains.read_header(store, key, SNAPSHOT_MAGIC)
         if header.get("kind") == "terminal":
             snap = Snapshot.decode(key, store.get(key))
             meta = snap.meta
@@ -106,7 +95,7 @@ def describe(store: ObjectStore, execution_id: str) -> ExecutionStatus:
             return st
         latest_meta = header["meta"]
     if journal and record.mode != "snapshot":
-        jmeta = read_header(store, journal[-1].key, JOURNAL_MAGIC)["meta"]
+        jmeta = chains.read_header(store, journal[-1].key, JOURNAL_MAGIC)["meta"]
         if latest_meta is None or int(jmeta.get("journal_seq", 0)) >= int(latest_meta.get("journal_seq", 0)):
             latest_meta = jmeta
     holder = lease.owner if lease is not None and lease.holder_alive() else None
@@ -200,7 +189,7 @@ def _rows_from_event(step: int, event: dict[str, Any]) -> list[HistoryRow]:
 def _headers(store: ObjectStore, objs: list[ObjectInfo], magic: bytes) -> list[tuple[ObjectInfo, dict[str, Any]]]:
     def one(o: ObjectInfo) -> tuple[ObjectInfo, dict[str, Any]] | None:
         try:
-            return o, read_header(store, o.key, magic)
+            return o, chains.read_header(store, o.key, magic)
         except NotFound:
             return None  # pruned while we listed
 

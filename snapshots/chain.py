@@ -42,7 +42,7 @@ from snapshots.delta import (
     super_hashes,
     to_ranges,
 )
-from snapshots.format import Region, Snapshot
+from snapshots.format import HEADER_PROBE, Region, Snapshot, decode_header
 from snapshots.store import CorruptObject, NotFound, ObjectInfo, ObjectStore
 
 FETCH_THREADS = 16
@@ -76,6 +76,16 @@ def latest_seq(store: ObjectStore, execution_id: str) -> int:
     """The newest committed seq, 0 when there is none."""
     objs = list_snapshots(store, execution_id)
     return keys.seq_of(objs[-1].key) if objs else 0
+
+
+def read_header(store: ObjectStore, key: str, magic: bytes) -> dict[str, Any]:
+    """Just the header of a snapshot or journal object (a ranged read)."""
+    header = decode_header(key, store.get_range(key, 0, HEADER_PROBE), magic)
+    if isinstance(header, int):
+        header = decode_header(key, store.get_range(key, 0, header), magic)
+        if isinstance(header, int):
+            raise CorruptObject(key, "header runs past the end of the object")
+    return header
 
 
 def read_snapshot(store: ObjectStore, execution_id: str, seq: int) -> Snapshot:

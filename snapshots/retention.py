@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from snapshots import keys
-from snapshots.chain import list_snapshots
-from snapshots.format import HEADER_PROBE, SNAPSHOT_MAGIC, decode_header
+from snapshots.chain import list_snapshots, read_header
+from snapshots.format import SNAPSHOT_MAGIC
 from snapshots.store import NotFound, ObjectInfo, ObjectStore, PreconditionFailed
 
 
@@ -28,21 +28,12 @@ class PruneReport:
     archive: str | None
 
 
-def _header(store: ObjectStore, key: str) -> dict[str, Any]:
-    data = store.get_range(key, 0, HEADER_PROBE)
-    header = decode_header(key, data, SNAPSHOT_MAGIC)
-    if isinstance(header, int):
-        header = decode_header(key, store.get_range(key, 0, header), SNAPSHOT_MAGIC)
-    assert isinstance(header, dict)
-    return header
-
-
 def chain_starts(store: ObjectStore, execution_id: str, newest_seq: int, limit: int) -> list[int]:
     """Seqs of the newest `limit` full images, newest first (walking back chain by chain)."""
     starts: list[int] = []
     seq = newest_seq
     while seq > 0 and len(starts) < limit:
-        header = _header(store, keys.snap(execution_id, seq))
+        header = read_header(store, keys.snap(execution_id, seq), SNAPSHOT_MAGIC)
         full = header.get("full_seq")
         if full is None:  # a terminal record: look at what precedes it
             seq -= 1
@@ -66,7 +57,7 @@ def prune(store: ObjectStore, execution_id: str, keep_chains: int = 2) -> PruneR
 
     def summary(o: ObjectInfo) -> dict[str, Any] | None:
         try:
-            return {"seq": keys.seq_of(o.key), "size": o.size, "header": _header(store, o.key)}
+            return {"seq": keys.seq_of(o.key), "size": o.size, "header": read_header(store, o.key, SNAPSHOT_MAGIC)}
         except NotFound:
             return None  # deleted by an earlier, interrupted prune
 
