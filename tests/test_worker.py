@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import wait_for
 from engine_helpers import _engine, registry
 from runtime.executor import HostContext, HostOptions
 from runtime.observe import describe
@@ -35,9 +36,8 @@ def test_an_orphan_no_heartbeat_mentions_is_adopted(wasm: dict[str, Path], tmp_p
     worker = Worker(HostContext(store, _engine, registry(), HostOptions("rescuer", lease_ttl=ttl)), poll_interval=0.05)
     worker.start()
     try:
-        deadline = time.monotonic() + LEASE_SWEEP_TTLS * ttl + 15
-        while describe(store, "orphan").status != "completed" and time.monotonic() < deadline:
-            time.sleep(0.1)
+        timeout = LEASE_SWEEP_TTLS * ttl + 15
+        wait_for(lambda: describe(store, "orphan").status == "completed", timeout=timeout, what="the adoption")
     finally:
         worker.stop()
     st = describe(store, "orphan")
